@@ -1,0 +1,159 @@
+"""Visit API v3: users, tokens and rooms."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from clinic import selectors, services
+from clinic.api_base import ok, paged
+from clinic.models import US_STATE_CODES, Room
+from clinic.permissions import IsApiKeyClient
+from clinic.serializers import ConsultationOut
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+    expiry = serializers.IntegerField()
+    refresh_token = inline_serializer(
+        "RefreshTokenOut", {"token": serializers.CharField(), "expiry": serializers.IntegerField()}
+    )
+
+
+class UserOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.SerializerMethodField()
+    username = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    type = serializers.SerializerMethodField()
+
+    def get_code(self, user) -> str:
+        return user.external_code or (user.member.code if user.is_member else "")
+
+    def get_type(self, user) -> int:
+        return services.SSO_PROVIDER if user.is_provider else services.SSO_MEMBER
+
+
+def _user_with_token(user, token: dict) -> dict:
+    return {**UserOut(user).data, "token": token}
+
+
+UserTokenEnvelope = inline_serializer(
+    "UserTokenEnvelope",
+    {"data": inline_serializer("UserWithToken", {**UserOut().fields, "token": TokenOut()})},
+)
+
+
+class SsoIn(serializers.Serializer):
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150)
+    code = serializers.CharField(max_length=128)
+    type = serializers.ChoiceField(
+        choices=[services.SSO_MEMBER, services.SSO_PROVIDER], required=False, default=services.SSO_MEMBER
+    )
+    dob = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    email = serializers.EmailField(required=False, allow_blank=True)
+    gender = serializers.ChoiceField(
+        choices=["male", "female", "other", "", "0", "1", "2", "3"], required=False
+    )
+    state = serializers.CharField(required=False, allow_blank=True, max_length=2)
+
+    def validate_state(self, value: str) -> str:
+        if value and value.upper() not in US_STATE_CODES:
+            raise serializers.ValidationError(f"{value!r} is not a US state code.")
+        return value.upper()
+
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    street_addr = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class UserSsoApi(APIView):
+    permission_classes = [IsApiKeyClient]
+
+    @extend_schema(
+        request=SsoIn,
+        responses=UserTokenEnvelope,
+        summary="Create or update a user; get a token",
+        parameters=[OpenApiParameter("fields", str, required=False)],
+    )
+    def post(self, request):
+        data = SsoIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.user_sso(account=request.account, **data.validated_data)
+        return ok(_user_with_token(user, token))
+
+
+class LoginIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=200, trim_whitespace=False)
+
+
+class UserLoginApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginIn, responses=UserTokenEnvelope, summary="Log in with username and password")
+    def post(self, request):
+        data = LoginIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.user_login(account=request.account, **data.validated_data)
+        return ok(_user_with_token(user, token))
+
+
+class RefreshIn(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=200)
+
+
+class TokenRefreshApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshIn, responses=UserTokenEnvelope, summary="Exchange a refresh token")
+    def post(self, request):
+        data = RefreshIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, token = services.api_token_refresh(account=request.account, **data.validated_data)
+        return ok(_user_with_token(user, token))
+
+
+class RoomOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    active = serializers.BooleanField(source="is_open")
+    time_zone = serializers.CharField()
+    walkins_enabled = serializers.BooleanField()
+    appointments_enabled = serializers.BooleanField()
+    max_waiting_time = serializers.IntegerField(allow_null=True)
+
+
+class RoomDetailOut(RoomOut):
+    provider_ids = serializers.SerializerMethodField()
+    payment = serializers.SerializerMethodField()
+
+    def get_provider_ids(self, room) -> list[int]:
+        return sorted(p.pk for p in room.providers.all())
+
+    @extend_schema_field(inline_serializer("RoomPayment", {"consultations": ConsultationOut(many=True)}))
+    def get_payment(self, room) -> dict:
+        return {
+            "consultations": ConsultationOut(
+                [c for c in room.consultations.all() if c.active], many=True
+            ).data
+        }
+
+
+class RoomListApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer(
+            "RoomList", {"data": RoomOut(many=True), "total_count": serializers.IntegerField()}
+        ),
+        summary="The account's rooms",
+    )
+    def get(self, request):
+        return paged(request, Room.objects.for_account(request.account).order_by("code"), RoomOut)
+
+
+class RoomDetailApi(APIView):
+    @extend_schema(responses=inline_serializer("RoomEnvelope", {"data": RoomDetailOut()}), summary="One room")
+    def get(self, request, room_code: str):
+        return ok(RoomDetailOut(selectors.room_detail(account=request.account, code=room_code)).data)

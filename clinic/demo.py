@@ -1,0 +1,84 @@
+"""The demo clinic: what `make run` shows and what the browser tests click through."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+
+from clinic.models import Account, Consultation, Member, Provider, ProviderLicense, Room, User
+from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PROVIDER, ensure_role_groups
+
+DEMO_PASSWORD = "demo"
+
+PROVIDERS = [
+    # username, first, last, licensed states
+    ("dr.lee", "Grace", "Lee", ["CA"]),
+    ("dr.patel", "Ravi", "Patel", ["CA", "NY"]),
+]
+
+
+def _user(account: Account, username: str, first: str, last: str, group=None) -> User:
+    user, created = User.objects.get_or_create(
+        account=account, username=username, defaults={"first_name": first, "last_name": last}
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    if group is not None:
+        user.groups.add(group)
+    return user
+
+
+@transaction.atomic
+def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
+    groups = ensure_role_groups()
+    name = "Demo Clinic" if account_code == "demo" else f"Demo Clinic ({account_code})"
+    account, _ = Account.objects.get_or_create(code=account_code, defaults={"name": name})
+    room, _ = Room.objects.get_or_create(
+        account=account,
+        code="main",
+        defaults={
+            "name": "Main room",
+            "time_zone": "America/Los_Angeles",
+            "walkins_enabled": True,
+            "appointments_enabled": True,
+            "max_waiting_time": 1800,
+            "is_open": True,
+        },
+    )
+    for description, minutes, amount, capacity in [
+        ("General consultation (15 min)", 15, Decimal("50.00"), 1),
+        ("Extended consultation (30 min)", 30, Decimal("90.00"), 1),
+        ("Group class: healthy sleep", 60, Decimal("20.00"), 5),
+    ]:
+        Consultation.objects.get_or_create(
+            room=room,
+            description=description,
+            defaults={"duration": minutes * 60, "amount": amount, "capacity": capacity},
+        )
+    for username, first, last, states in PROVIDERS:
+        user = _user(account, username, first, last, groups[PROVIDER])
+        provider, _ = Provider.objects.get_or_create(
+            user=user, defaults={"account": account, "title": "MD", "time_zone": room.time_zone}
+        )
+        provider.rooms.add(room)
+        for state in states:
+            ProviderLicense.objects.get_or_create(provider=provider, state=state)
+    _user(account, "frontdesk", "Frank", "Desk", groups[FRONT_DESK])
+    _user(account, "admin", "Ada", "Admin", groups[CLINIC_ADMIN])
+    patient = _user(account, "pat.jones", "Pat", "Jones")
+    Member.objects.get_or_create(
+        account=account,
+        code="P-1001",
+        defaults={
+            "user": patient,
+            "first_name": "Pat",
+            "last_name": "Jones",
+            "dob": dt.date(1985, 4, 12),
+            "gender": Member.Gender.FEMALE,
+            "phone": "+14155550123",
+            "state": "CA",
+            "email": "pat.jones@example.com",
+        },
+    )
+    return [u for u, *_ in PROVIDERS] + ["frontdesk", "admin", "pat.jones"]

@@ -1,0 +1,261 @@
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+US_STATE_CODES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
+    "NC ND OH OK OR PA PR RI SC SD TN TX UT VT VA WA WV WI WY"
+).split()
+US_STATE_CHOICES = [(code, code) for code in US_STATE_CODES]
+
+code_validator = RegexValidator(r"^[A-Za-z0-9._-]+$", "Use letters, digits, dot, dash or underscore.")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone.")
+
+
+class Account(models.Model):
+    """A clinic: the tenant. Every other row belongs to exactly one account."""
+
+    code = models.CharField(max_length=64, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class AccountScopedQuerySet(models.QuerySet):
+    def for_account(self, account):
+        return self.filter(account=account)
+
+
+class ClinicUserManager(UserManager.from_queryset(AccountScopedQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    """Usernames are unique within an account, so two clinics may both have a `dr.lee`."""
+
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
+    )
+    username = models.CharField(max_length=150, validators=[AbstractUser.username_validator])
+    external_code = models.CharField(
+        max_length=128, blank=True, help_text="The caller's id for this user, from POST /users/sso."
+    )
+
+    objects = ClinicUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "username"], name="user_username_unique_per_account"),
+            models.UniqueConstraint(
+                fields=["username"],
+                condition=Q(account__isnull=True),
+                name="user_username_unique_without_account",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "external_code"],
+                condition=~Q(external_code=""),
+                name="user_external_code_unique_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_member(self) -> bool:
+        return hasattr(self, "member")
+
+    @property
+    def is_provider(self) -> bool:
+        return hasattr(self, "provider")
+
+
+class ApiToken(models.Model):
+    """A user's API token pair. Only SHA-256 digests are stored; the clear tokens are shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    token_digest = models.CharField(max_length=64, unique=True)
+    expires = models.DateTimeField()
+    refresh_digest = models.CharField(max_length=64, unique=True)
+    refresh_expires = models.DateTimeField()
+    created = models.DateTimeField(auto_now_add=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token of {self.user} (expires {self.expires:%Y-%m-%d %H:%M})"
+
+
+class ApiCredential(models.Model):
+    """An account's server-to-server key and secret (X-ApiKey + X-ApiSecret)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_credentials")
+    key = models.CharField(max_length=64, unique=True)
+    secret_digest = models.CharField(max_length=64)
+    label = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account.code}: {self.key}"
+
+
+class Room(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rooms")
+    code = models.CharField(max_length=64, validators=[code_validator])
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(
+        max_length=64, default="America/Los_Angeles", validators=[validate_time_zone]
+    )
+    walkins_enabled = models.BooleanField(default=True)
+    appointments_enabled = models.BooleanField(default=True)
+    max_waiting_time = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds a walk-in or e-consult may wait before it is closed."
+    )
+    is_open = models.BooleanField(default=True)
+    # Booking rules; availability reads them.
+    slot_interval = models.PositiveIntegerField(default=15 * 60, help_text="Slot alignment in seconds.")
+    min_notice = models.PositiveIntegerField(
+        default=0, help_text="Seconds between now and the first bookable slot."
+    )
+    buffer_before = models.PositiveIntegerField(
+        default=0, help_text="Seconds kept free before an appointment."
+    )
+    buffer_after = models.PositiveIntegerField(default=0, help_text="Seconds kept free after an appointment.")
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "code"], name="room_code_unique_per_account")
+        ]
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Consultation(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="consultations")
+    description = models.CharField(max_length=200)
+    duration = models.PositiveIntegerField(help_text="Seconds.")
+    amount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    capacity = models.PositiveSmallIntegerField(default=1, help_text="More than one makes it a group visit.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["room", "duration", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration__gt=0), name="consultation_duration_positive"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="consultation_capacity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.duration // 60} min)"
+
+    @property
+    def is_group(self) -> bool:
+        return self.capacity > 1
+
+
+class ProviderQuerySet(AccountScopedQuerySet):
+    def in_room(self, room):
+        return self.filter(rooms=room)
+
+    def licensed_in(self, state: str):
+        return self.filter(licenses__state=state)
+
+
+class Provider(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="providers")
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="provider")
+    title = models.CharField(max_length=50, blank=True, help_text="e.g. MD, NP")
+    rooms = models.ManyToManyField(Room, related_name="providers", blank=True)
+    time_zone = models.CharField(
+        max_length=64, default="America/Los_Angeles", validators=[validate_time_zone]
+    )
+
+    objects = ProviderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = self.user.get_full_name() or self.user.username
+        return f"Dr. {self.user.last_name}" if self.title in ("MD", "DO") and self.user.last_name else name
+
+    @property
+    def licensed_states(self) -> list[str]:
+        return [lic.state for lic in self.licenses.all()]
+
+
+class ProviderLicense(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="licenses")
+    state = models.CharField(max_length=2, choices=US_STATE_CHOICES)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "state"], name="provider_license_unique")]
+        ordering = ["state"]
+
+    def __str__(self) -> str:
+        return self.state
+
+
+class Member(models.Model):
+    """A patient of the clinic."""
+
+    class Gender(models.TextChoices):
+        MALE = "male", "Male"
+        FEMALE = "female", "Female"
+        OTHER = "other", "Other"
+        UNKNOWN = "", "Not given"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="members")
+    user = models.OneToOneField(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="member")
+    code = models.CharField(max_length=128, help_text="The patient's id in the clinic's or partner's system.")
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    dob = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=10, choices=Gender.choices, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164")
+    state = models.CharField(max_length=2, choices=US_STATE_CHOICES, blank=True)
+    street_addr = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "code"], name="member_code_unique_per_account")
+        ]
+        indexes = [
+            models.Index(fields=["account", "last_name", "first_name"]),
+            models.Index(fields=["account", "phone"]),
+        ]
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.code})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

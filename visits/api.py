@@ -1,0 +1,226 @@
+"""Visit API v3: intakes and visits. One view per action; the rules live in visits.services."""
+
+from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from clinic.api_base import ok, paged
+from clinic.errors import InvalidInput
+from visits import selectors, services
+from visits.serializers import (
+    AddEconsultIn,
+    AddWalkinIn,
+    IntakeIn,
+    IntakeOut,
+    IntakeUpdateIn,
+    VisitCloseIn,
+    VisitCompleteIn,
+    VisitIdIn,
+    VisitListIn,
+    VisitOut,
+    VisitUpdateIn,
+    intake_data,
+    visit_data,
+)
+
+
+def _envelope(name, inner, many=False):
+    return inline_serializer(name=name, fields={"data": inner(many=many) if many else inner()})
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _custom_fields(data) -> dict:
+    """Every field the contract does not name is the client's own, kept on the intake."""
+    if hasattr(data, "lists"):  # form or multipart: a repeated key is a list
+        items = {k: v[0] if len(v) == 1 else v for k, v in data.lists()}
+    elif isinstance(data, dict):
+        items = data
+    else:
+        raise InvalidInput("The request body must be an object.")
+    custom = {k: v for k, v in items.items() if k not in services.INTAKE_FIELDS}
+    for name, value in custom.items():
+        if isinstance(value, UploadedFile) or (
+            isinstance(value, list) and any(isinstance(v, UploadedFile) for v in value)
+        ):
+            raise InvalidInput.field(name, "Upload files with POST /files and list their ids in attachments.")
+    return custom
+
+
+IntakeEnvelope = _envelope("IntakeEnvelope", IntakeOut)
+VisitEnvelope = _envelope("VisitEnvelope", VisitOut)
+
+
+class IntakeCreateApi(APIView):
+    @extend_schema(
+        request=IntakeIn,
+        responses={201: IntakeEnvelope},
+        summary="Create an intake",
+        description="Fields beyond these are saved as custom fields and echoed at the top level.",
+    )
+    def post(self, request):
+        fields = dict(_valid(IntakeIn, request.data))
+        custom = _custom_fields(request.data)
+        reset = fields.pop("reset", False)
+        intake = services.intake_create(
+            account=request.account,
+            actor=request.user,
+            room_code=fields.pop("room_code"),
+            fields=fields,
+            custom=custom,
+            reset=reset,
+        )
+        return ok(
+            intake_data(
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk)
+            ),
+            status=201,
+        )
+
+
+class IntakeDetailApi(APIView):
+    @extend_schema(responses=IntakeEnvelope, summary="Read an intake")
+    def get(self, request, intake_id: str):
+        return ok(
+            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
+        )
+
+    @extend_schema(request=IntakeUpdateIn, responses=IntakeEnvelope, summary="Update an intake (partial)")
+    def post(self, request, intake_id: str):
+        fields = dict(_valid(IntakeUpdateIn, request.data, partial=True))
+        fields.pop("reset", None)
+        services.intake_update(
+            account=request.account,
+            actor=request.user,
+            intake_id=intake_id,
+            fields=fields,
+            custom=_custom_fields(request.data),
+        )
+        return ok(
+            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
+        )
+
+
+class VisitAddWalkinApi(APIView):
+    @extend_schema(request=AddWalkinIn, responses={201: VisitEnvelope}, summary="Join the walk-in queue")
+    def post(self, request):
+        data = _valid(AddWalkinIn, request.data)
+        visit = services.visit_add_walkin(
+            account=request.account,
+            actor=request.user,
+            intake_id=data["intake_id"],
+            room_code=data["room_code"],
+            appointment_id=data.get("appointment_id"),
+            provider_id=data.get("provider_id"),
+            member_code=data.get("member_id"),
+        )
+        return ok(visit_data(visit), status=201)
+
+
+class VisitAddEconsultApi(APIView):
+    @extend_schema(request=AddEconsultIn, responses={201: VisitEnvelope}, summary="Send an e-consult")
+    def post(self, request):
+        data = _valid(AddEconsultIn, request.data)
+        visit = services.visit_add_econsult(
+            account=request.account,
+            actor=request.user,
+            intake_id=data["intake_id"],
+            room_code=data["room_code"],
+        )
+        return ok(visit_data(visit), status=201)
+
+
+class VisitAcceptApi(APIView):
+    @extend_schema(
+        request=VisitIdIn,
+        responses=VisitEnvelope,
+        summary="Accept a waiting walk-in or e-consult",
+        description="Exactly one of simultaneous accepts wins; the others get 409 naming who has it.",
+    )
+    def post(self, request):
+        data = _valid(VisitIdIn, request.data)
+        return ok(
+            visit_data(
+                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"])
+            )
+        )
+
+
+class VisitCompleteApi(APIView):
+    @extend_schema(request=VisitCompleteIn, responses=VisitEnvelope, summary="Complete a visit in progress")
+    def post(self, request):
+        data = _valid(VisitCompleteIn, request.data)
+        visit = services.visit_complete(
+            account=request.account, actor=request.user, visit_id=data["id"], notes=data.get("notes", "")
+        )
+        return ok(visit_data(visit))
+
+
+def _closed_answer(visit, changed: bool):
+    message = "Visit closed." if changed else "The visit was already closed; nothing changed."
+    return ok(visit_data(visit), message=message, changed=changed)
+
+
+class VisitCloseApi(APIView):
+    @extend_schema(request=VisitCloseIn, responses=VisitEnvelope, summary="Close or cancel a visit")
+    def post(self, request):
+        data = _valid(VisitCloseIn, request.data)
+        visit, changed = services.visit_close(
+            account=request.account, actor=request.user, visit_id=data["id"], reason=data["reason"]
+        )
+        return _closed_answer(visit, changed)
+
+
+class VisitDeleteApi(APIView):
+    @extend_schema(request=VisitIdIn, responses=VisitEnvelope, summary="Force-cancel a visit (clinic admin)")
+    def post(self, request):
+        data = _valid(VisitIdIn, request.data)
+        visit, changed = services.visit_force_cancel(
+            account=request.account, actor=request.user, visit_id=data["id"]
+        )
+        return _closed_answer(visit, changed)
+
+
+class VisitListApi(APIView):
+    @extend_schema(
+        parameters=[VisitListIn, OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer(
+            "VisitList", {"data": VisitOut(many=True), "total_count": serializers.IntegerField()}
+        ),
+        summary="The caller's visits",
+    )
+    def get(self, request):
+        filters = _valid(VisitListIn, request.query_params)
+        visits = selectors.visit_list(account=request.account, user=request.user, **filters)
+        return paged(request, visits, VisitOut)
+
+
+class VisitDetailApi(APIView):
+    @extend_schema(responses=VisitEnvelope, summary="One visit")
+    def get(self, request, visit_id: str):
+        return ok(
+            visit_data(selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id))
+        )
+
+    @extend_schema(
+        request=VisitUpdateIn,
+        responses=VisitEnvelope,
+        summary="Update an appointment (version=2)",
+        parameters=[OpenApiParameter("version", int, required=False)],
+    )
+    def post(self, request, visit_id: str):
+        data = _valid(VisitUpdateIn, request.data)
+        visit = services.visit_update(account=request.account, actor=request.user, visit_id=visit_id, **data)
+        return ok(visit_data(visit))
+
+
+class VisitCurrentApi(APIView):
+    @extend_schema(responses=VisitEnvelope, summary="The caller's visit in progress, or null")
+    def get(self, request):
+        visit = selectors.visit_current(account=request.account, user=request.user)
+        return ok(visit_data(visit) if visit else None)

@@ -1,0 +1,335 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from clinic.models import Account, AccountScopedQuerySet, Consultation, Member, Provider, Room
+
+
+class VisitType(models.IntegerChoices):
+    WALKIN = 1, "walk-in"
+    SCHEDULED = 2, "appointment"
+    ECONSULT = 3, "e-consult"
+
+
+class VisitStatus(models.IntegerChoices):
+    WAITING = 10, "waiting"
+    IN_PROGRESS = 20, "inprogress"
+    COMPLETED = 30, "completed"
+    CANCELLED = 40, "cancelled"
+
+
+class CloseReason(models.TextChoices):
+    PATIENT_END_CALL = "patient_end_call", "Patient ended the call"
+    PATIENT_EXIT_ROOM = "patient_exit_room", "Patient left the waiting room"
+    CALL_ENDED = "call_ended", "Call ended"
+    PATIENT_CANCEL_APPOINTMENT = "patient_cancel_appointment", "Appointment cancelled"
+    MAX_WAITING_TIME_REACHED = "max_waiting_time_reached", "Maximum waiting time reached"
+    FORCE_CANCELLED = "force_cancelled", "Cancelled by a clinic admin"
+
+
+# The reasons a client may give to POST /visits/close; force_cancelled comes only from /visits/delete.
+CLIENT_CLOSE_REASONS = [r.value for r in CloseReason if r != CloseReason.FORCE_CANCELLED]
+ACTIVE_STATUSES = (VisitStatus.WAITING, VisitStatus.IN_PROGRESS)
+QUEUE_TYPES = (VisitType.WALKIN, VisitType.ECONSULT)
+
+
+class Intake(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="intakes")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="intakes")
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="intakes"
+    )
+    provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="intakes"
+    )
+    reason_for_visit = models.TextField(blank=True)
+    type = models.PositiveSmallIntegerField(choices=VisitType.choices, null=True, blank=True)
+    location = models.CharField(max_length=2, blank=True, help_text="US state code")
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164")
+    consultation = models.ForeignKey(Consultation, null=True, blank=True, on_delete=models.SET_NULL)
+    custom = models.JSONField(
+        default=dict, blank=True, help_text="Fields the client sent beyond the contract's."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "room", "member", "-created"])]
+
+    def __str__(self) -> str:
+        return f"intake {self.id}"
+
+
+class VisitGroup(models.Model):
+    """A group appointment: one provider, one time, up to `capacity` patients."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visit_groups")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="visit_groups")
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT)
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.SET_NULL)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    capacity = models.PositiveSmallIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="visit_group_end_after_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consultation.description} at {self.start:%Y-%m-%d %H:%M}"
+
+
+class VisitQuerySet(AccountScopedQuerySet):
+    def waiting(self):
+        return self.filter(status=VisitStatus.WAITING)
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def queued(self):
+        """Walk-ins and e-consults waiting for a provider to accept them."""
+        return self.waiting().filter(type__in=QUEUE_TYPES)
+
+    def appointments(self):
+        return self.filter(type=VisitType.SCHEDULED)
+
+    def in_rooms(self, rooms):
+        return self.filter(room__in=rooms)
+
+    def with_related(self):
+        return self.select_related(
+            "room",
+            "account",
+            "member",
+            "provider__user",
+            "intake__consultation",
+            "closed_by",
+            "visit_group__consultation",
+            "consultation",
+        ).prefetch_related("intake__attachments")
+
+
+class Visit(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="visits")
+    type = models.PositiveSmallIntegerField(choices=VisitType.choices)
+    status = models.PositiveSmallIntegerField(choices=VisitStatus.choices, default=VisitStatus.WAITING)
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
+    )
+    provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
+    )
+    intake = models.ForeignKey(
+        Intake, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
+    )
+    consultation = models.ForeignKey(Consultation, null=True, blank=True, on_delete=models.SET_NULL)
+    visit_group = models.ForeignKey(
+        VisitGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
+    )
+    appointment = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        help_text="The appointment this visit started.",
+    )
+    inviting_visit = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="invited_visits"
+    )
+    start = models.DateTimeField(
+        null=True, blank=True, help_text="Scheduled start (appointments); else joined."
+    )
+    end = models.DateTimeField(null=True, blank=True)
+    # The time the provider is held, buffers included: what double-booking is checked against.
+    busy_start = models.DateTimeField(null=True, blank=True, editable=False)
+    busy_end = models.DateTimeField(null=True, blank=True, editable=False)
+    actual_start = models.DateTimeField(null=True, blank=True)
+    actual_end = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=40, choices=CloseReason.choices, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notes = models.TextField(blank=True, help_text="Provider's notes, sanitised html.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        permissions = [
+            ("accept_visit", "Can accept walk-ins and e-consults from the queue"),
+            ("book_appointment", "Can book, reschedule and cancel appointments"),
+            ("view_all_visits", "Can find any visit of the account"),
+            ("force_cancel_visit", "Can force-cancel any visit"),
+            ("export_visit_summary", "Can download visit summaries of any visit"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=VisitStatus.values), name="visit_status_valid"),
+            models.CheckConstraint(condition=Q(type__in=VisitType.values), name="visit_type_valid"),
+        ]
+        indexes = [
+            # The dashboards' queue read: waiting walk-ins/e-consults of a few rooms, oldest first.
+            models.Index(fields=["room", "type", "created"], condition=Q(status=10), name="visit_queue_idx"),
+            models.Index(fields=["account", "start"], name="visit_account_start_idx"),
+            models.Index(fields=["provider", "start"], name="visit_provider_start_idx"),
+            models.Index(fields=["member", "-created"], name="visit_member_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def status_name(self) -> str:
+        return VisitStatus(self.status).label
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class VisitEvent(models.Model):
+    """One status change of a visit: the audit trail and the source of wait-time figures."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="events")
+    from_status = models.PositiveSmallIntegerField(choices=VisitStatus.choices, null=True, blank=True)
+    to_status = models.PositiveSmallIntegerField(choices=VisitStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="Empty: the system.",
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["visit", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.visit_id}: {self.from_status} -> {self.to_status}"
+
+
+def attachment_upload_to(instance, filename):
+    # Never the client's name: a random one, grouped by account.
+    return f"attachments/{instance.account_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file a patient uploaded for an intake (POST /files)."""
+
+    class Category(models.TextChoices):
+        INTAKE_ATTACHMENT = "intake_attachment", "Intake attachment"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="attachments")
+    intake = models.ForeignKey(
+        Intake, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    category = models.CharField(max_length=40, choices=Category.choices, default=Category.INTAKE_ATTACHMENT)
+    file = models.FileField(upload_to=attachment_upload_to, max_length=255)
+    name = models.CharField(max_length=255, help_text="The client's file name, for display only.")
+    size = models.PositiveBigIntegerField()
+    ext = models.CharField(max_length=10)
+    content_type = models.CharField(max_length=100)
+    created = models.DateTimeField(auto_now_add=True)
+    attached = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def summary_upload_to(instance, filename):
+    return f"summaries/{instance.visit.account_id}/visit-{instance.visit_id}.pdf"
+
+
+class VisitSummary(models.Model):
+    """The rendered PDF of a visit; stale once the visit changed after `source_modified`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    visit = models.OneToOneField(Visit, on_delete=models.CASCADE, related_name="summary")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(upload_to=summary_upload_to, max_length=255, blank=True)
+    source_modified = models.DateTimeField(null=True, blank=True, help_text="visit.modified when rendered")
+    requested = models.DateTimeField(auto_now=True)
+    rendered = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"summary of visit {self.visit_id} ({self.status})"
+
+
+class SummaryDownload(models.Model):
+    """Who downloaded which visit's summary, and when."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="summary_downloads")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="summary_downloads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"visit {self.visit_id} summary downloaded by {self.user_id} at {self.created:%Y-%m-%d %H:%M}"
+
+
+class SummaryExport(models.Model):
+    """A bulk ZIP of visit summaries, built by a Celery task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="summary_exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    filters = models.JSONField(default=dict, blank=True)
+    visit_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/", max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status}, {self.done}/{self.total})"

@@ -1,0 +1,193 @@
+"""The wire format of intakes and visits: the contract's field names, UNIX seconds, ids as strings."""
+
+from rest_framework import serializers
+
+from clinic.api_base import UnixTimestampField
+from clinic.serializers import ConsultationOut
+from visits.models import Intake, Visit
+
+
+class AttachmentOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    ext = serializers.CharField()
+    type = serializers.CharField(source="content_type")
+    created = UnixTimestampField()
+
+
+class _CustomFieldsAtTopLevel(serializers.Serializer):
+    """Custom intake fields are echoed beside the contract's own, never overriding them."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name, value in (instance.custom or {}).items():
+            data.setdefault(name, value)
+        return data
+
+
+class IntakeOut(_CustomFieldsAtTopLevel):
+    id = serializers.UUIDField()
+    room_code = serializers.CharField(source="room.code")
+    member_id = serializers.CharField(source="member.code", allow_null=True, default=None)
+    provider_id = serializers.IntegerField(allow_null=True)
+    reason_for_visit = serializers.CharField()
+    type = serializers.IntegerField(allow_null=True)
+    location = serializers.CharField()
+    phone = serializers.CharField()
+    consultation_id = serializers.IntegerField(allow_null=True)
+    consultation = ConsultationOut(allow_null=True)
+    attachments = AttachmentOut(many=True, source="attachments.all")
+    created = UnixTimestampField()
+    modified = UnixTimestampField()
+
+
+class VisitIntakeOut(_CustomFieldsAtTopLevel):
+    id = serializers.UUIDField()
+    reason_for_visit = serializers.CharField()
+    type = serializers.IntegerField(allow_null=True)
+    location = serializers.CharField()
+    phone = serializers.CharField()
+    consultation = ConsultationOut(allow_null=True)
+    attachments = AttachmentOut(many=True, source="attachments.all")
+
+
+class MemberOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    dob = serializers.DateField(allow_null=True)
+    phone = serializers.CharField()
+
+
+class ProviderOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+    title = serializers.CharField()
+
+
+class VisitGroupOut(serializers.Serializer):
+    id = serializers.CharField()
+    consultation = ConsultationOut()
+    start = UnixTimestampField()
+    end = UnixTimestampField()
+    capacity = serializers.IntegerField()
+
+
+class VisitOut(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.IntegerField()
+    status = serializers.IntegerField()
+    status_name = serializers.CharField()
+    start = UnixTimestampField()
+    end = UnixTimestampField()
+    actual_start = UnixTimestampField()
+    actual_end = UnixTimestampField()
+    room_code = serializers.CharField(source="room.code")
+    account_code = serializers.CharField(source="account.code")
+    member = MemberOut(allow_null=True)
+    provider = ProviderOut(allow_null=True)
+    intake = VisitIntakeOut(allow_null=True)
+    notes = serializers.CharField()
+    close_reason = serializers.CharField(allow_null=True)
+    closed_by = serializers.IntegerField(source="closed_by_id", allow_null=True)
+    appointment_id = serializers.CharField(allow_null=True)
+    inviting_visit_id = serializers.CharField(allow_null=True)
+    created = UnixTimestampField()
+    modified = UnixTimestampField()
+    visit_group_id = serializers.CharField(required=False, help_text="Group appointments only.")
+    visit_group = VisitGroupOut(required=False, help_text="Group appointments only.")
+
+    def to_representation(self, instance: Visit):
+        data = super().to_representation(instance)
+        data["close_reason"] = instance.close_reason or None
+        if not instance.visit_group_id:
+            # The contract: only group appointments carry visit_group_id and visit_group at all.
+            del data["visit_group_id"], data["visit_group"]
+            if (
+                instance.consultation
+                and data["intake"] is not None
+                and data["intake"]["consultation"] is None
+            ):
+                data["intake"]["consultation"] = ConsultationOut(instance.consultation).data
+        return data
+
+
+class IntakeIn(serializers.Serializer):
+    room_code = serializers.CharField(max_length=64)
+    provider_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    provider = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="Alias of provider_id, as the seed's sample sends it.",
+    )
+    reason_for_visit = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    type = serializers.ChoiceField(required=False, allow_null=True, choices=[1, 2])
+    member_id = serializers.CharField(required=False, max_length=128)
+    location = serializers.CharField(required=False, allow_blank=True, max_length=2)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    consultation_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    reset = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if "provider" in attrs:
+            attrs.setdefault("provider_id", attrs.pop("provider"))
+        return attrs
+
+
+class IntakeUpdateIn(IntakeIn):
+    room_code = serializers.CharField(max_length=64, required=False)
+
+
+class AddWalkinIn(serializers.Serializer):
+    intake_id = serializers.UUIDField()
+    room_code = serializers.CharField(max_length=64)
+    appointment_id = serializers.CharField(required=False, max_length=40)
+    provider_id = serializers.IntegerField(required=False, min_value=1)
+    member_id = serializers.CharField(required=False, max_length=128)
+
+
+class AddEconsultIn(serializers.Serializer):
+    intake_id = serializers.UUIDField()
+    room_code = serializers.CharField(max_length=64)
+
+
+class VisitIdIn(serializers.Serializer):
+    id = serializers.CharField(max_length=40)
+
+
+class VisitCompleteIn(VisitIdIn):
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=50_000)
+
+
+class VisitCloseIn(VisitIdIn):
+    reason = serializers.CharField(max_length=40)
+
+
+class VisitListIn(serializers.Serializer):
+    room_code = serializers.CharField(required=False, max_length=64)
+    start_time = UnixTimestampField(required=False)
+    end_time = UnixTimestampField(required=False)
+    status = serializers.ChoiceField(required=False, choices=[10, 20, 30, 40])
+    type = serializers.ChoiceField(required=False, choices=[1, 2, 3])
+
+
+class VisitUpdateIn(serializers.Serializer):
+    start = UnixTimestampField(required=False)
+    end = UnixTimestampField(required=False)
+    provider_id = serializers.IntegerField(required=False, min_value=0)
+
+
+class PendingOut(serializers.Serializer):
+    status = serializers.CharField()
+
+
+def intake_data(intake: Intake) -> dict:
+    return IntakeOut(intake).data
+
+
+def visit_data(visit: Visit) -> dict:
+    return VisitOut(visit).data

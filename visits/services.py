@@ -1,0 +1,503 @@
+"""Intakes and the visit lifecycle. Every status change is one conditional write plus one event row."""
+
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
+from clinic.selectors import member_by_code, provider_get, room_get
+from clinic.services import phone_normalise
+from visits.html import sanitise_html
+from visits.models import (
+    ACTIVE_STATUSES,
+    CLIENT_CLOSE_REASONS,
+    QUEUE_TYPES,
+    CloseReason,
+    Intake,
+    Visit,
+    VisitEvent,
+    VisitStatus,
+    VisitType,
+)
+from visits.selectors import intake_get, is_staff_user, visit_get
+
+# Field names of the contract; anything else a client sends to /intakes is a custom field.
+INTAKE_FIELDS = frozenset(
+    {
+        "room_code",
+        "provider_id",
+        "provider",
+        "reason_for_visit",
+        "type",
+        "member_id",
+        "location",
+        "phone",
+        "consultation_id",
+        "attachments",
+        "reset",
+    }
+)
+
+
+# --- intakes -------------------------------------------------------------------------------------------
+
+
+def intake_custom_fields_clean(*, custom: dict) -> dict:
+    """Custom fields are free-form but bounded: count, name length and value size."""
+    errors: dict[str, list[str]] = {}
+    if len(custom) > settings.INTAKE_CUSTOM_FIELDS_MAX_COUNT:
+        raise InvalidInput(
+            f"Too many custom fields: {len(custom)} (at most {settings.INTAKE_CUSTOM_FIELDS_MAX_COUNT}).",
+            errors={"custom": [f"At most {settings.INTAKE_CUSTOM_FIELDS_MAX_COUNT} custom fields."]},
+        )
+    for name, value in custom.items():
+        if len(name) > settings.INTAKE_CUSTOM_FIELD_MAX_NAME:
+            errors[name[:64]] = [
+                f"Field names are at most {settings.INTAKE_CUSTOM_FIELD_MAX_NAME} characters."
+            ]
+        elif len(json.dumps(value)) > settings.INTAKE_CUSTOM_FIELD_MAX_VALUE:
+            errors[name] = [f"Values are at most {settings.INTAKE_CUSTOM_FIELD_MAX_VALUE} characters."]
+    if errors:
+        raise InvalidInput(f"{next(iter(errors))}: {next(iter(errors.values()))[0]}", errors=errors)
+    return custom
+
+
+def _intake_member(*, account: Account, actor: User, member_code: str | None) -> Member | None:
+    if member_code:
+        if actor.is_member and actor.member.code != member_code:
+            raise NotAllowed("A patient can only act for themselves.", errors={"member_id": ["Not yours."]})
+        return member_by_code(account=account, code=member_code)
+    return actor.member if actor.is_member else None
+
+
+def _intake_apply(*, intake: Intake, account: Account, fields: dict, custom: dict) -> None:
+    if "provider_id" in fields:
+        pid = fields["provider_id"]
+        intake.provider = provider_get(account=account, provider_id=pid) if pid else None
+    if "consultation_id" in fields:
+        cid = fields["consultation_id"]
+        intake.consultation = _consultation_of_room(room=intake.room, consultation_id=cid) if cid else None
+    if "location" in fields:
+        location = (fields["location"] or "").strip().upper()
+        if location and location not in US_STATE_CODES:
+            raise InvalidInput.field("location", f"{fields['location']!r} is not a US state code.")
+        intake.location = location
+    if "phone" in fields:
+        intake.phone = phone_normalise(raw=fields["phone"])
+    for name in ("reason_for_visit", "type"):
+        if name in fields:
+            setattr(intake, name, fields[name])
+    if custom:
+        intake.custom = intake_custom_fields_clean(custom={**intake.custom, **custom})
+
+
+def _consultation_of_room(*, room: Room, consultation_id) -> Consultation:
+    consultation = room.consultations.filter(pk=consultation_id).first()
+    if consultation is None:
+        raise InvalidInput.field(
+            "consultation_id", f"Room {room.code} has no consultation {consultation_id}."
+        )
+    return consultation
+
+
+@transaction.atomic
+def intake_create(
+    *, account: Account, actor: User, room_code: str, fields: dict, custom: dict, reset: bool = False
+) -> Intake:
+    """Create an intake, or update the patient's open one in this room unless `reset` asks for a new one."""
+    room = room_get(account=account, code=room_code)
+    member = _intake_member(account=account, actor=actor, member_code=fields.pop("member_id", None))
+    if not member and not (actor.is_provider or is_staff_user(actor)):
+        raise NotAllowed("Only patients and clinic staff create intakes.")
+    intake = None
+    if member and not reset:
+        intake = (
+            Intake.objects.for_account(account)
+            .select_for_update()
+            .filter(room=room, member=member)
+            .exclude(visits__status__in=(VisitStatus.COMPLETED, VisitStatus.CANCELLED))
+            .order_by("-created")
+            .first()
+        )
+    if intake is None:
+        intake = Intake(account=account, room=room, member=member, created_by=actor)
+        if member:
+            intake.location, intake.phone = member.state, member.phone
+    _intake_apply(intake=intake, account=account, fields=fields, custom=custom)
+    intake.save()
+    return intake
+
+
+@transaction.atomic
+def intake_update(*, account: Account, actor: User, intake_id, fields: dict, custom: dict) -> Intake:
+    intake = intake_get(account=account, user=actor, intake_id=intake_id)
+    intake = Intake.objects.select_for_update().select_related("room").get(pk=intake.pk)
+    if "room_code" in fields:
+        intake.room = room_get(account=account, code=fields["room_code"])
+    if "member_id" in fields:
+        intake.member = _intake_member(account=account, actor=actor, member_code=fields["member_id"])
+    _intake_apply(intake=intake, account=account, fields=fields, custom=custom)
+    intake.save()
+    return intake
+
+
+# --- the lifecycle ---------------------------------------------------------------------------------------
+
+
+def _event(
+    *,
+    visit_id: int,
+    from_status: int | None,
+    to_status: int,
+    actor: User | None,
+    reason: str,
+    at: dt.datetime,
+) -> VisitEvent:
+    return VisitEvent.objects.create(
+        visit_id=visit_id,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        created=at,
+    )
+
+
+def _refetch(visit_id: int) -> Visit:
+    return Visit.objects.with_related().get(pk=visit_id)
+
+
+def _visit_create(*, actor: User | None, at: dt.datetime, **fields) -> Visit:
+    visit = Visit.objects.create(created_by=actor, **fields)
+    _event(visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at)
+    return visit
+
+
+def _room_takes_visits(*, room: Room, walkin: bool) -> None:
+    if not room.is_open:
+        raise Conflict(f"Room {room.code} is closed.", errors={"room_code": ["The room is closed."]})
+    if walkin and not room.walkins_enabled:
+        raise Conflict(
+            f"Room {room.code} does not take walk-ins.", errors={"room_code": ["Walk-ins are off."]}
+        )
+
+
+def _queue_intake(*, account: Account, actor: User, intake_id, room: Room, member_code: str | None) -> Intake:
+    intake = intake_get(account=account, user=actor, intake_id=intake_id)
+    if intake.room_id != room.pk:
+        raise InvalidInput.field(
+            "intake_id", f"The intake belongs to room {intake.room.code}, not {room.code}."
+        )
+    if member_code:
+        member = _intake_member(account=account, actor=actor, member_code=member_code)
+        if intake.member_id and intake.member_id != member.pk:
+            raise InvalidInput.field("member_id", "The intake belongs to another patient.")
+        if intake.member_id is None:
+            intake.member = member
+            intake.save(update_fields=["member", "modified"])
+    if intake.member is None:
+        raise InvalidInput.field("member_id", "The intake has no patient; give member_id.")
+    return intake
+
+
+def _waiting_visit_of(intake: Intake, visit_type: int) -> Visit | None:
+    return Visit.objects.filter(intake=intake, type=visit_type, status__in=ACTIVE_STATUSES).first()
+
+
+@transaction.atomic
+def visit_add_walkin(
+    *,
+    account: Account,
+    actor: User,
+    intake_id,
+    room_code: str,
+    appointment_id=None,
+    provider_id=None,
+    member_code: str | None = None,
+) -> Visit:
+    """Put the patient in the room's walk-in queue; with an appointment, in that provider's queue."""
+    room = room_get(account=account, code=room_code)
+    _room_takes_visits(room=room, walkin=appointment_id is None)
+    intake = _queue_intake(
+        account=account, actor=actor, intake_id=intake_id, room=room, member_code=member_code
+    )
+    appointment, provider = None, None
+    if appointment_id is not None:
+        appointment = _appointment_to_start(
+            account=account, actor=actor, appointment_id=appointment_id, intake=intake, room=room
+        )
+        provider = appointment.provider
+        if provider_id and (provider is None or str(provider.pk) != str(provider_id)):
+            provider = provider_get(account=account, provider_id=provider_id)
+            if not provider.rooms.filter(pk=room.pk).exists():
+                raise InvalidInput.field("provider_id", "That provider does not work in this room.")
+    elif provider_id:
+        raise InvalidInput.field("provider_id", "Only pass provider_id when starting an appointment.")
+    existing = _waiting_visit_of(intake, VisitType.WALKIN)
+    if existing is not None:  # a retried request: the patient is already in the queue
+        return _refetch(existing.pk)
+    now = timezone.now()
+    visit = _visit_create(
+        actor=actor,
+        at=now,
+        account=account,
+        room=room,
+        type=VisitType.WALKIN,
+        status=VisitStatus.WAITING,
+        member=intake.member,
+        intake=intake,
+        provider=provider,
+        appointment=appointment,
+        consultation=intake.consultation,
+        start=now,
+    )
+    return _refetch(visit.pk)
+
+
+def _appointment_to_start(*, account, actor, appointment_id, intake: Intake, room: Room) -> Visit:
+    try:
+        appointment = visit_get(account=account, user=actor, visit_id=appointment_id)
+    except NotFound as exc:
+        raise NotFound(str(exc), errors={"appointment_id": ["No such appointment."]}) from exc
+    if appointment.type != VisitType.SCHEDULED:
+        raise InvalidInput.field("appointment_id", "That visit is not a scheduled appointment.")
+    if appointment.room_id != room.pk:
+        raise InvalidInput.field("appointment_id", "The appointment is in another room.")
+    if appointment.member_id and appointment.member_id != intake.member_id:
+        raise InvalidInput.field("appointment_id", "The appointment belongs to another patient.")
+    if appointment.status not in ACTIVE_STATUSES:
+        raise Conflict(
+            f"The appointment is {appointment.status_name}.", errors={"appointment_id": ["Not active."]}
+        )
+    return appointment
+
+
+@transaction.atomic
+def visit_add_econsult(*, account: Account, actor: User, intake_id, room_code: str) -> Visit:
+    """An unscheduled e-consult every provider of the room sees until one accepts it."""
+    room = room_get(account=account, code=room_code)
+    _room_takes_visits(room=room, walkin=False)
+    intake = _queue_intake(account=account, actor=actor, intake_id=intake_id, room=room, member_code=None)
+    existing = _waiting_visit_of(intake, VisitType.ECONSULT)
+    if existing is not None:
+        return _refetch(existing.pk)
+    now = timezone.now()
+    visit = _visit_create(
+        actor=actor,
+        at=now,
+        account=account,
+        room=room,
+        type=VisitType.ECONSULT,
+        status=VisitStatus.WAITING,
+        member=intake.member,
+        intake=intake,
+        consultation=intake.consultation,
+        start=now,
+    )
+    return _refetch(visit.pk)
+
+
+def _acting_provider(actor: User) -> Provider:
+    if not actor.is_provider or not actor.has_perm("visits.accept_visit"):
+        raise NotAllowed("Only providers accept visits.")
+    return actor.provider
+
+
+def provider_may_take(*, provider: Provider, visit: Visit) -> str | None:
+    """Why `provider` may not take `visit` from the queue, or None if they may."""
+    if not provider.rooms.filter(pk=visit.room_id).exists():
+        return f"{provider.display_name} does not work in room {visit.room.code}."
+    location = visit.intake.location if visit.intake else ""
+    if location and not provider.licenses.filter(state=location).exists():
+        return f"{provider.display_name} is not licensed in {location}."
+    return None
+
+
+@transaction.atomic
+def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
+    """Take a waiting walk-in or e-consult. One conditional UPDATE decides among simultaneous accepts."""
+    provider = _acting_provider(actor)
+    visit = visit_get(account=account, user=actor, visit_id=visit_id)
+    if visit.type not in QUEUE_TYPES:
+        raise Conflict(
+            "Only walk-ins and e-consults are accepted from the queue.", errors={"id": ["Wrong type."]}
+        )
+    if (why_not := provider_may_take(provider=provider, visit=visit)) is not None:
+        raise NotAllowed(why_not)
+    now = timezone.now()
+    won = (
+        Visit.objects.filter(pk=visit.pk, status=VisitStatus.WAITING)
+        .filter(Q(provider__isnull=True) | Q(provider=provider))
+        .update(status=VisitStatus.IN_PROGRESS, provider=provider, actual_start=now, modified=now)
+    )
+    if not won:
+        current = _refetch(visit.pk)
+        if current.status == VisitStatus.IN_PROGRESS and current.provider:
+            who = "you" if current.provider_id == provider.pk else current.provider.display_name
+            raise Conflict(f"Already taken by {who}.", errors={"id": [f"Already taken by {who}."]})
+        if current.status == VisitStatus.WAITING:
+            raise Conflict(
+                "This patient is waiting for another provider.", errors={"id": ["Not in your queue."]}
+            )
+        raise Conflict(
+            f"The visit is {current.status_name}.", errors={"id": [f"The visit is {current.status_name}."]}
+        )
+    _event(
+        visit_id=visit.pk,
+        from_status=VisitStatus.WAITING,
+        to_status=VisitStatus.IN_PROGRESS,
+        actor=actor,
+        reason="accepted",
+        at=now,
+    )
+    if visit.appointment_id:
+        _appointment_follow(
+            appointment_id=visit.appointment_id,
+            from_status=VisitStatus.WAITING,
+            to_status=VisitStatus.IN_PROGRESS,
+            actor=actor,
+            at=now,
+            changes={"actual_start": now, "provider": provider},
+        )
+    return _refetch(visit.pk)
+
+
+def _appointment_follow(
+    *, appointment_id: int, from_status: int, to_status: int, actor: User, at: dt.datetime, changes: dict
+) -> None:
+    """The appointment moves with the visit that started it."""
+    moved = Visit.objects.filter(pk=appointment_id, status=from_status).update(
+        status=to_status, modified=at, **changes
+    )
+    if moved:
+        _event(
+            visit_id=appointment_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            reason="session " + VisitStatus(to_status).label,
+            at=at,
+        )
+
+
+def _lock(visit: Visit) -> Visit:
+    return Visit.objects.select_for_update().get(pk=visit.pk)
+
+
+@transaction.atomic
+def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") -> Visit:
+    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if not actor.is_provider or visit.provider_id != actor.provider.pk:
+        raise NotAllowed("Only the visit's provider completes it.")
+    if visit.status != VisitStatus.IN_PROGRESS:
+        raise Conflict(f"Only a visit in progress can be completed; this one is {visit.status_name}.")
+    now = timezone.now()
+    Visit.objects.filter(pk=visit.pk).update(
+        status=VisitStatus.COMPLETED, actual_end=now, notes=sanitise_html(notes), modified=now
+    )
+    _event(
+        visit_id=visit.pk,
+        from_status=VisitStatus.IN_PROGRESS,
+        to_status=VisitStatus.COMPLETED,
+        actor=actor,
+        reason="completed",
+        at=now,
+    )
+    if visit.appointment_id:
+        _appointment_follow(
+            appointment_id=visit.appointment_id,
+            from_status=VisitStatus.IN_PROGRESS,
+            to_status=VisitStatus.COMPLETED,
+            actor=actor,
+            at=now,
+            changes={"actual_end": now},
+        )
+    return _refetch(visit.pk)
+
+
+def _may_close(*, actor: User, visit: Visit) -> bool:
+    if is_staff_user(actor):
+        return True
+    if actor.is_member:
+        return visit.member_id == actor.member.pk
+    if actor.is_provider:
+        return (
+            visit.provider_id == actor.provider.pk or actor.provider.rooms.filter(pk=visit.room_id).exists()
+        )
+    return False
+
+
+@transaction.atomic
+def visit_close(*, account: Account, actor: User, visit_id, reason: str) -> tuple[Visit, bool]:
+    """Close or cancel a visit. Returns the visit and whether this call changed it."""
+    if reason not in CLIENT_CLOSE_REASONS:
+        raise InvalidInput.field("reason", f"Must be one of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if not _may_close(actor=actor, visit=visit):
+        raise NotAllowed("You may not close this visit.")
+    return _close_locked(visit=visit, actor=actor, reason=reason)
+
+
+def _close_locked(*, visit: Visit, actor: User | None, reason: str) -> tuple[Visit, bool]:
+    if visit.status == VisitStatus.CANCELLED:
+        return _refetch(visit.pk), False
+    if visit.status == VisitStatus.COMPLETED:
+        raise Conflict("The visit is already completed; it cannot be closed.", errors={"id": ["Completed."]})
+    now = timezone.now()
+    changes = {"status": VisitStatus.CANCELLED, "close_reason": reason, "closed_by": actor, "modified": now}
+    if visit.status == VisitStatus.IN_PROGRESS:
+        changes["actual_end"] = now
+    Visit.objects.filter(pk=visit.pk).update(**changes)
+    _event(
+        visit_id=visit.pk,
+        from_status=visit.status,
+        to_status=VisitStatus.CANCELLED,
+        actor=actor,
+        reason=reason,
+        at=now,
+    )
+    return _refetch(visit.pk), True
+
+
+@transaction.atomic
+def visit_force_cancel(*, account: Account, actor: User, visit_id) -> tuple[Visit, bool]:
+    if not actor.has_perm("visits.force_cancel_visit"):
+        raise NotAllowed("Only a clinic admin may force-cancel a visit.")
+    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    return _close_locked(visit=visit, actor=actor, reason=CloseReason.FORCE_CANCELLED)
+
+
+@transaction.atomic
+def visit_update(
+    *,
+    account: Account,
+    actor: User,
+    visit_id,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    provider_id=None,
+) -> Visit:
+    """Change an appointment's time or provider (`provider_id=0` removes the provider: a TBD visit)."""
+    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if visit.type != VisitType.SCHEDULED:
+        raise Conflict("Only appointments can be rescheduled.", errors={"id": ["Not an appointment."]})
+    if visit.status != VisitStatus.WAITING:
+        raise Conflict(f"The appointment is {visit.status_name}; it cannot be changed.")
+    if not (is_staff_user(actor) or (actor.is_member and visit.member_id == actor.member.pk)):
+        raise NotAllowed("Only the patient or the front desk may change an appointment.")
+    new_start, new_end = start or visit.start, end or visit.end
+    if new_start and new_end and new_end <= new_start:
+        raise InvalidInput.field("end", "The end must be after the start.")
+    provider = visit.provider
+    if provider_id is not None:
+        provider = provider_get(account=account, provider_id=provider_id) if str(provider_id) != "0" else None
+        if provider and not provider.rooms.filter(pk=visit.room_id).exists():
+            raise InvalidInput.field("provider_id", "That provider does not work in this room.")
+    now = timezone.now()
+    Visit.objects.filter(pk=visit.pk).update(start=new_start, end=new_end, provider=provider, modified=now)
+    return _refetch(visit.pk)
