@@ -13,6 +13,8 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("visits.urls")),
+    path("scheduling/", include("scheduling.urls")),
     path(
         "api/v3/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

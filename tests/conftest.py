@@ -101,3 +101,57 @@ def front_desk_api(front_desk):
 @pytest.fixture
 def key_api(account):
     return V3Client(account.code, api_key=api_credential_issue(account=account))
+
+
+# --- browser tests ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium (Debian's) for the session; each test opens its own contexts."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls tests make meanwhile are safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(executable):
+        pytest.skip(f"No Chromium at {executable}")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def staff_page(chromium, live_server):
+    """Log a staff user in through the real login page: `page = staff_page(user, password)`."""
+    contexts = []
+
+    def open_as(user, password="secret-pass"):
+        context = chromium.new_context(base_url=live_server.url)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login/")
+        page.fill("input[name=account]", user.account.code)
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", password)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_load_state()
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
