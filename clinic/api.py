@@ -75,6 +75,7 @@ class UserSsoApi(APIView):
         request=SsoIn,
         responses=UserTokenEnvelope,
         summary="Create or update a user; get a token",
+        operation_id="users_sso",
         parameters=[OpenApiParameter("fields", str, required=False)],
     )
     def post(self, request):
@@ -92,7 +93,12 @@ class LoginIn(serializers.Serializer):
 class UserLoginApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginIn, responses=UserTokenEnvelope, summary="Log in with username and password")
+    @extend_schema(
+        request=LoginIn,
+        responses=UserTokenEnvelope,
+        summary="Log in with username and password",
+        operation_id="users_login",
+    )
     def post(self, request):
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,7 +113,12 @@ class RefreshIn(serializers.Serializer):
 class TokenRefreshApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RefreshIn, responses=UserTokenEnvelope, summary="Exchange a refresh token")
+    @extend_schema(
+        request=RefreshIn,
+        responses=UserTokenEnvelope,
+        summary="Exchange a refresh token",
+        operation_id="users_token_refresh",
+    )
     def post(self, request):
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -148,12 +159,17 @@ class RoomListApi(APIView):
             "RoomList", {"data": RoomOut(many=True), "total_count": serializers.IntegerField()}
         ),
         summary="The account's rooms",
+        operation_id="rooms_list",
     )
     def get(self, request):
         return paged(request, Room.objects.for_account(request.account).order_by("code"), RoomOut)
 
 
 class RoomDetailApi(APIView):
-    @extend_schema(responses=inline_serializer("RoomEnvelope", {"data": RoomDetailOut()}), summary="One room")
+    @extend_schema(
+        responses=inline_serializer("RoomEnvelope", {"data": RoomDetailOut()}),
+        summary="One room",
+        operation_id="rooms_read",
+    )
     def get(self, request, room_code: str):
         return ok(RoomDetailOut(selectors.room_detail(account=request.account, code=room_code)).data)

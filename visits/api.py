@@ -61,6 +61,7 @@ class IntakeCreateApi(APIView):
         request=IntakeIn,
         responses={201: IntakeEnvelope},
         summary="Create an intake",
+        operation_id="intakes_create",
         description="Fields beyond these are saved as custom fields and echoed at the top level.",
     )
     def post(self, request):
@@ -84,13 +85,18 @@ class IntakeCreateApi(APIView):
 
 
 class IntakeDetailApi(APIView):
-    @extend_schema(responses=IntakeEnvelope, summary="Read an intake")
+    @extend_schema(responses=IntakeEnvelope, summary="Read an intake", operation_id="intakes_read")
     def get(self, request, intake_id: str):
         return ok(
             intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
         )
 
-    @extend_schema(request=IntakeUpdateIn, responses=IntakeEnvelope, summary="Update an intake (partial)")
+    @extend_schema(
+        request=IntakeUpdateIn,
+        responses=IntakeEnvelope,
+        summary="Update an intake (partial)",
+        operation_id="intakes_update",
+    )
     def post(self, request, intake_id: str):
         fields = dict(_valid(IntakeUpdateIn, request.data, partial=True))
         fields.pop("reset", None)
@@ -107,7 +113,12 @@ class IntakeDetailApi(APIView):
 
 
 class VisitAddWalkinApi(APIView):
-    @extend_schema(request=AddWalkinIn, responses={201: VisitEnvelope}, summary="Join the walk-in queue")
+    @extend_schema(
+        request=AddWalkinIn,
+        responses={201: VisitEnvelope},
+        summary="Join the walk-in queue",
+        operation_id="visits_add_walkin",
+    )
     def post(self, request):
         data = _valid(AddWalkinIn, request.data)
         visit = services.visit_add_walkin(
@@ -123,7 +134,12 @@ class VisitAddWalkinApi(APIView):
 
 
 class VisitAddEconsultApi(APIView):
-    @extend_schema(request=AddEconsultIn, responses={201: VisitEnvelope}, summary="Send an e-consult")
+    @extend_schema(
+        request=AddEconsultIn,
+        responses={201: VisitEnvelope},
+        summary="Send an e-consult",
+        operation_id="visits_add_econsult",
+    )
     def post(self, request):
         data = _valid(AddEconsultIn, request.data)
         visit = services.visit_add_econsult(
@@ -140,6 +156,7 @@ class VisitAcceptApi(APIView):
         request=VisitIdIn,
         responses=VisitEnvelope,
         summary="Accept a waiting walk-in or e-consult",
+        operation_id="visits_accept",
         description="Exactly one of simultaneous accepts wins; the others get 409 naming who has it.",
     )
     def post(self, request):
@@ -152,7 +169,12 @@ class VisitAcceptApi(APIView):
 
 
 class VisitCompleteApi(APIView):
-    @extend_schema(request=VisitCompleteIn, responses=VisitEnvelope, summary="Complete a visit in progress")
+    @extend_schema(
+        request=VisitCompleteIn,
+        responses=VisitEnvelope,
+        summary="Complete a visit in progress",
+        operation_id="visits_complete",
+    )
     def post(self, request):
         data = _valid(VisitCompleteIn, request.data)
         visit = services.visit_complete(
@@ -167,7 +189,12 @@ def _closed_answer(visit, changed: bool):
 
 
 class VisitCloseApi(APIView):
-    @extend_schema(request=VisitCloseIn, responses=VisitEnvelope, summary="Close or cancel a visit")
+    @extend_schema(
+        request=VisitCloseIn,
+        responses=VisitEnvelope,
+        summary="Close or cancel a visit",
+        operation_id="visits_close",
+    )
     def post(self, request):
         data = _valid(VisitCloseIn, request.data)
         visit, changed = services.visit_close(
@@ -177,7 +204,12 @@ class VisitCloseApi(APIView):
 
 
 class VisitDeleteApi(APIView):
-    @extend_schema(request=VisitIdIn, responses=VisitEnvelope, summary="Force-cancel a visit (clinic admin)")
+    @extend_schema(
+        request=VisitIdIn,
+        responses=VisitEnvelope,
+        summary="Force-cancel a visit (clinic admin)",
+        operation_id="visits_delete",
+    )
     def post(self, request):
         data = _valid(VisitIdIn, request.data)
         visit, changed = services.visit_force_cancel(
@@ -193,6 +225,7 @@ class VisitListApi(APIView):
             "VisitList", {"data": VisitOut(many=True), "total_count": serializers.IntegerField()}
         ),
         summary="The caller's visits",
+        operation_id="visits_list",
     )
     def get(self, request):
         filters = _valid(VisitListIn, request.query_params)
@@ -201,7 +234,7 @@ class VisitListApi(APIView):
 
 
 class VisitDetailApi(APIView):
-    @extend_schema(responses=VisitEnvelope, summary="One visit")
+    @extend_schema(responses=VisitEnvelope, summary="One visit", operation_id="visits_read")
     def get(self, request, visit_id: str):
         return ok(
             visit_data(selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id))
@@ -211,6 +244,7 @@ class VisitDetailApi(APIView):
         request=VisitUpdateIn,
         responses=VisitEnvelope,
         summary="Update an appointment (version=2)",
+        operation_id="visits_update",
         parameters=[OpenApiParameter("version", int, required=False)],
     )
     def post(self, request, visit_id: str):
@@ -220,7 +254,11 @@ class VisitDetailApi(APIView):
 
 
 class VisitCurrentApi(APIView):
-    @extend_schema(responses=VisitEnvelope, summary="The caller's visit in progress, or null")
+    @extend_schema(
+        responses=VisitEnvelope,
+        summary="The caller's visit in progress, or null",
+        operation_id="visits_current",
+    )
     def get(self, request):
         visit = selectors.visit_current(account=request.account, user=request.user)
         return ok(visit_data(visit) if visit else None)
