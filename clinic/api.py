@@ -39,10 +39,11 @@ def _user_with_token(user, token: dict) -> dict:
     return {**UserOut(user).data, "token": token}
 
 
-UserTokenEnvelope = inline_serializer(
-    "UserTokenEnvelope",
-    {"data": inline_serializer("UserWithToken", {**UserOut().fields, "token": TokenOut()})},
-)
+class UserWithTokenOut(UserOut):
+    token = TokenOut()
+
+
+UserTokenEnvelope = inline_serializer("UserTokenEnvelope", {"data": UserWithTokenOut()})
 
 
 class SsoIn(serializers.Serializer):
@@ -50,7 +51,9 @@ class SsoIn(serializers.Serializer):
     last_name = serializers.CharField(max_length=150)
     code = serializers.CharField(max_length=128)
     type = serializers.ChoiceField(
-        choices=[services.SSO_MEMBER, services.SSO_PROVIDER], required=False, default=services.SSO_MEMBER
+        choices=[(services.SSO_MEMBER, "member"), (services.SSO_PROVIDER, "provider")],
+        required=False,
+        default=services.SSO_MEMBER,
     )
     dob = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
     email = serializers.EmailField(required=False, allow_blank=True)

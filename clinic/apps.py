@@ -19,4 +19,6 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
+        from clinic import schema  # noqa: F401  (registers the OpenAPI description of our auth headers)
+
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="clinic.ensure_roles")

@@ -145,6 +145,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "VisitTypeEnum": "visits.models.VisitType.choices",
+        "VisitStatusEnum": "visits.models.VisitStatus.choices",
+        "IntakeTypeEnum": "visits.serializers.INTAKE_TYPE_CHOICES",
+    },
 }
 API_TOKEN_LIFETIME = env.int("API_TOKEN_LIFETIME", default=24 * 3600)
 API_REFRESH_TOKEN_LIFETIME = env.int("API_REFRESH_TOKEN_LIFETIME", default=30 * 24 * 3600)

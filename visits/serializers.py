@@ -4,7 +4,9 @@ from rest_framework import serializers
 
 from clinic.api_base import UnixTimestampField
 from clinic.serializers import ConsultationOut
-from visits.models import Intake, Visit
+from visits.models import Intake, Visit, VisitStatus, VisitType
+
+INTAKE_TYPE_CHOICES = [(VisitType.WALKIN.value, "walk-in"), (VisitType.SCHEDULED.value, "appointment")]
 
 
 class AttachmentOut(serializers.Serializer):
@@ -125,7 +127,7 @@ class IntakeIn(serializers.Serializer):
         help_text="Alias of provider_id, as the seed's sample sends it.",
     )
     reason_for_visit = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    type = serializers.ChoiceField(required=False, allow_null=True, choices=[1, 2])
+    type = serializers.ChoiceField(required=False, allow_null=True, choices=INTAKE_TYPE_CHOICES)
     member_id = serializers.CharField(required=False, max_length=128)
     location = serializers.CharField(required=False, allow_blank=True, max_length=2)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
@@ -171,8 +173,8 @@ class VisitListIn(serializers.Serializer):
     room_code = serializers.CharField(required=False, max_length=64)
     start_time = UnixTimestampField(required=False)
     end_time = UnixTimestampField(required=False)
-    status = serializers.ChoiceField(required=False, choices=[10, 20, 30, 40])
-    type = serializers.ChoiceField(required=False, choices=[1, 2, 3])
+    status = serializers.ChoiceField(required=False, choices=VisitStatus.choices)
+    type = serializers.ChoiceField(required=False, choices=VisitType.choices)
 
 
 class VisitUpdateIn(serializers.Serializer):
