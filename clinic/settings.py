@@ -178,6 +178,21 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {}
 
+# --- Attachments (POST /files) ---------------------------------------------------------------
+# Checked by content: these are the detected types accepted. HEIC needs pillow-heif (a dependency).
+ATTACHMENT_TYPES = env.list(
+    "ATTACHMENT_TYPES", default=["image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf"]
+)
+# Past this, 413. Django spools uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, so a
+# large one never sits in memory; the Content-Length is checked before the body is read at all.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Uploaded but not attached to an intake within this many seconds: removed by the clean-up task.
+ATTACHMENT_UNATTACHED_TTL = env.int("ATTACHMENT_UNATTACHED_TTL", default=24 * 3600)
+CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
+    "task": "visits.tasks.attachments_cleanup",
+    "schedule": 3600.0,
+}
+
 # --- Dashboard -------------------------------------------------------------------------------
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=2)
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
