@@ -1,16 +1,21 @@
 """Visit API v3: intakes and visits. One view per action; the rules live in visits.services."""
 
 from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
 from clinic.api_base import ok, paged
 from clinic.errors import InvalidInput
-from visits import selectors, services
+from visits import attachments, selectors, services
+from visits.attachment_views import file_response
+from visits.models import Attachment
 from visits.serializers import (
     AddEconsultIn,
     AddWalkinIn,
+    AttachmentOut,
     IntakeIn,
     IntakeOut,
     IntakeUpdateIn,
@@ -43,7 +48,11 @@ def _custom_fields(data) -> dict:
         items = data
     else:
         raise InvalidInput("The request body must be an object.")
-    custom = {k: v for k, v in items.items() if k not in services.INTAKE_FIELDS}
+    custom = {
+        k: v
+        for k, v in items.items()
+        if k not in services.INTAKE_FIELDS and not attachments.is_attachments_key(k)
+    }
     for name, value in custom.items():
         if isinstance(value, UploadedFile) or (
             isinstance(value, list) and any(isinstance(v, UploadedFile) for v in value)
@@ -75,6 +84,7 @@ class IntakeCreateApi(APIView):
             fields=fields,
             custom=custom,
             reset=reset,
+            attachment_ids=attachments.attachment_ids_from(request.data),
         )
         return ok(
             intake_data(
@@ -106,6 +116,7 @@ class IntakeDetailApi(APIView):
             intake_id=intake_id,
             fields=fields,
             custom=_custom_fields(request.data),
+            attachment_ids=attachments.attachment_ids_from(request.data),
         )
         return ok(
             intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
@@ -262,3 +273,58 @@ class VisitCurrentApi(APIView):
     def get(self, request):
         visit = selectors.visit_current(account=request.account, user=request.user)
         return ok(visit_data(visit) if visit else None)
+
+
+# --- files -------------------------------------------------------------------------------------------------
+
+FileUploadIn = inline_serializer(
+    "FileUploadIn",
+    {
+        "file": serializers.FileField(),
+        "category": serializers.ChoiceField(
+            choices=Attachment.Category.choices,
+            required=False,
+            help_text="Also accepted as meta[category]; intake_attachment when absent.",
+        ),
+    },
+)
+FileEnvelope = _envelope("FileEnvelope", AttachmentOut)
+
+
+class FileUploadApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": FileUploadIn},
+        responses={201: FileEnvelope},
+        summary="Upload a file (an image or a PDF) to attach to an intake",
+        description="The content is checked, not just the name; past the size bound, 413.",
+        operation_id="files_upload",
+    )
+    def post(self, request):
+        # Before request.data: an oversized body is refused without being read.
+        attachments.upload_size_precheck(content_length=request.META.get("CONTENT_LENGTH"))
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput.field("file", "Send the file as the multipart field 'file'.")
+        category = (
+            request.data.get("meta[category]")
+            or request.data.get("category")
+            or Attachment.Category.INTAKE_ATTACHMENT
+        )
+        attachment = attachments.attachment_upload(
+            account=request.account, actor=request.user, upload=upload, category=category
+        )
+        return ok(AttachmentOut(attachment).data, status=201)
+
+
+class FileDetailApi(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        summary="Download a file (to those who may see its intake)",
+        operation_id="files_read",
+    )
+    def get(self, request, file_id: str):
+        return file_response(
+            attachments.attachment_get(account=request.account, user=request.user, attachment_id=file_id)
+        )

@@ -1,11 +1,15 @@
 import datetime as dt
+import hashlib
 import uuid
+import zoneinfo
+from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from clinic.errors import NotFound
-from clinic.models import Account, User
-from visits.models import Intake, Visit, VisitStatus
+from clinic.models import Account, Provider, ProviderLicense, User
+from visits.models import QUEUE_TYPES, Intake, Visit, VisitEvent, VisitStatus, VisitType
 
 
 def _as_int(value) -> int | None:
@@ -26,10 +30,8 @@ def visits_visible_to(*, account: Account, user: User) -> QuerySet[Visit]:
         return visits
     if user.is_provider:
         provider = user.provider
-        # Their own visits, and anything waiting in their rooms' queues (they may accept it).
-        return visits.filter(
-            Q(provider=provider) | Q(room__in=provider.rooms.all(), status=VisitStatus.WAITING)
-        )
+        # Their own visits, and their rooms' (to take from the queue, or learn who already took it).
+        return visits.filter(Q(provider=provider) | Q(room__in=provider.rooms.all()))
     if user.is_member:
         return visits.filter(member=user.member)
     return visits.none()
@@ -112,3 +114,91 @@ def _uuid_or_none(value) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+# --- the provider dashboard's queues -----------------------------------------------------------------------
+
+
+def _provider_queue(*, provider: Provider) -> QuerySet[Visit]:
+    """What a provider's queues hold: their rooms' waiting walk-ins and e-consults, except sessions of an
+    appointment that wait for another provider. The rooms are a subquery, not a separate query."""
+    return (
+        Visit.objects.for_account(provider.account_id)
+        .queued()
+        .filter(room__in=provider.rooms.all())
+        .filter(Q(provider__isnull=True) | Q(provider=provider))
+    )
+
+
+@dataclass(frozen=True)
+class QueueState:
+    version: str
+    walkin_count: int
+    econsult_count: int
+
+
+def provider_queue_state(*, provider: Provider) -> QueueState:
+    """One aggregate over the provider's queues: the counts and a version that any change alters.
+
+    A visit joining raises the count and the newest `modified`; one leaving (accepted, closed) lowers the
+    count; a swap within one refresh changes the id sum and the newest `modified`."""
+    agg = _provider_queue(provider=provider).aggregate(
+        walkins=Count("id", filter=Q(type=VisitType.WALKIN)),
+        econsults=Count("id", filter=Q(type=VisitType.ECONSULT)),
+        id_sum=Sum("id"),
+        last_modified=Max("modified"),
+    )
+    raw = f"{agg['walkins']}.{agg['econsults']}.{agg['id_sum'] or 0}.{agg['last_modified'] or ''}"
+    return QueueState(
+        version=hashlib.blake2s(raw.encode(), digest_size=8).hexdigest(),
+        walkin_count=agg["walkins"],
+        econsult_count=agg["econsults"],
+    )
+
+
+def provider_queue_page(*, provider: Provider, visit_type: int, limit: int) -> list[Visit]:
+    """The oldest `limit` waiting visits of one queue, each with `licensed`: whether the provider holds a
+    licence for the patient's location (the rule visits.services.provider_may_take enforces on accept).
+    One query whatever the queue's length."""
+    licence = ProviderLicense.objects.filter(provider=provider, state=OuterRef("intake__location"))
+    return list(
+        _provider_queue(provider=provider)
+        .filter(type=visit_type)
+        .select_related("member", "intake", "room")
+        .annotate(licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence))
+        .order_by("created", "id")[:limit]
+    )
+
+
+def provider_in_progress(*, provider: Provider) -> list[Visit]:
+    """The walk-ins and e-consults the provider has taken and not yet finished."""
+    return list(
+        Visit.objects.for_account(provider.account_id)
+        .filter(provider=provider, status=VisitStatus.IN_PROGRESS, type__in=QUEUE_TYPES)
+        .select_related("member", "intake", "room")
+        .order_by("actual_start", "id")
+    )
+
+
+def provider_visits_today(*, provider: Provider, now: dt.datetime) -> list[Visit]:
+    """The provider's visits that started (or are scheduled) today in the provider's time zone."""
+    zone = zoneinfo.ZoneInfo(provider.time_zone)
+    local_midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Midnight to midnight in local time: 23 or 25 hours on DST days.
+    day_start = local_midnight.astimezone(dt.UTC)
+    next_day = (local_midnight + dt.timedelta(days=1)).replace(tzinfo=None)
+    day_end = next_day.replace(tzinfo=zone).astimezone(dt.UTC)
+    return list(
+        Visit.objects.for_account(provider.account_id)
+        .filter(provider=provider)
+        .filter(
+            Q(actual_start__gte=day_start, actual_start__lt=day_end)
+            | Q(actual_start__isnull=True, start__gte=day_start, start__lt=day_end)
+        )
+        .select_related("member", "room")
+        .order_by(Coalesce("actual_start", "start", "created"), "id")
+    )
+
+
+def visit_events(*, visit: Visit) -> list[VisitEvent]:
+    return list(VisitEvent.objects.filter(visit=visit).select_related("actor").order_by("created", "id"))

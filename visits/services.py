@@ -12,6 +12,7 @@ from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
 from clinic.services import phone_normalise
+from visits.attachments import attachments_attach
 from visits.html import sanitise_html
 from visits.models import (
     ACTIVE_STATUSES,
@@ -107,9 +108,18 @@ def _consultation_of_room(*, room: Room, consultation_id) -> Consultation:
 
 @transaction.atomic
 def intake_create(
-    *, account: Account, actor: User, room_code: str, fields: dict, custom: dict, reset: bool = False
+    *,
+    account: Account,
+    actor: User,
+    room_code: str,
+    fields: dict,
+    custom: dict,
+    reset: bool = False,
+    attachment_ids: list[str] | None = None,
 ) -> Intake:
-    """Create an intake, or update the patient's open one in this room unless `reset` asks for a new one."""
+    """Create an intake, or update the patient's open one in this room unless `reset` asks for a new one.
+
+    `attachment_ids` are attached in this transaction: one refused id leaves nothing written."""
     room = room_get(account=account, code=room_code)
     member = _intake_member(account=account, actor=actor, member_code=fields.pop("member_id", None))
     if not member and not (actor.is_provider or is_staff_user(actor)):
@@ -130,11 +140,21 @@ def intake_create(
             intake.location, intake.phone = member.state, member.phone
     _intake_apply(intake=intake, account=account, fields=fields, custom=custom)
     intake.save()
+    if attachment_ids:
+        attachments_attach(account=account, actor=actor, intake=intake, attachment_ids=attachment_ids)
     return intake
 
 
 @transaction.atomic
-def intake_update(*, account: Account, actor: User, intake_id, fields: dict, custom: dict) -> Intake:
+def intake_update(
+    *,
+    account: Account,
+    actor: User,
+    intake_id,
+    fields: dict,
+    custom: dict,
+    attachment_ids: list[str] | None = None,
+) -> Intake:
     intake = intake_get(account=account, user=actor, intake_id=intake_id)
     intake = Intake.objects.select_for_update().select_related("room").get(pk=intake.pk)
     if "room_code" in fields:
@@ -143,6 +163,8 @@ def intake_update(*, account: Account, actor: User, intake_id, fields: dict, cus
         intake.member = _intake_member(account=account, actor=actor, member_code=fields["member_id"])
     _intake_apply(intake=intake, account=account, fields=fields, custom=custom)
     intake.save()
+    if attachment_ids:
+        attachments_attach(account=account, actor=actor, intake=intake, attachment_ids=attachment_ids)
     return intake
 
 

@@ -1,0 +1,94 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from clinic.models import Account, Member, Provider, Room, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env["DJANGO_ENV"] = "production"
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_seed_demo_is_idempotent_and_loads_the_demo_clinic(capsys):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    account = Account.objects.get(code="demo")
+    room = Room.objects.get(account=account, code="main")
+    assert (room.time_zone, room.max_waiting_time, room.walkins_enabled) == (
+        "America/Los_Angeles",
+        1800,
+        True,
+    )
+    assert sorted(c.duration for c in room.consultations.all()) == [900, 1800, 3600]
+    assert room.consultations.get(capacity=5)
+    lee = Provider.objects.get(user__account=account, user__username="dr.lee")
+    patel = Provider.objects.get(user__account=account, user__username="dr.patel")
+    assert lee.licensed_states == ["CA"] and patel.licensed_states == ["CA", "NY"]
+    assert Member.objects.get(account=account, code="P-1001").user.username == "pat.jones"
+    assert User.objects.filter(account=account).count() == 5
+    assert User.objects.get(account=account, username="frontdesk").check_password("demo")
+
+
+def test_seed_demo_under_another_account_keeps_the_clinics_apart():
+    call_command("seed_demo")
+    call_command("seed_demo", account="other")
+    assert User.objects.filter(username="dr.lee").count() == 2
+    assert Room.objects.filter(code="main").count() == 2
+
+
+def test_issue_token_prints_a_token_for_that_user(capsys):
+    call_command("seed_demo")
+    capsys.readouterr()
+    call_command("issue_token", account="demo", user="pat.jones")
+    token = capsys.readouterr().out.strip()
+    from tests.conftest import V3Client
+
+    assert V3Client("demo", token).get("visits").status_code == 200
+
+
+def test_issue_api_key_prints_a_working_pair(capsys):
+    call_command("seed_demo")
+    capsys.readouterr()
+    call_command("issue_api_key", account="demo")
+    lines = dict(line.split(": ") for line in capsys.readouterr().out.strip().splitlines())
+    from tests.conftest import V3Client
+
+    api = V3Client("demo", api_key=(lines["X-ApiKey"], lines["X-ApiSecret"]))
+    assert api.post("users/sso", {"first_name": "A", "last_name": "B", "code": "z"}).status_code == 200
+
+
+def test_openapi_schema_is_served_and_names_every_endpoint(client):
+    response = client.get(reverse("api-schema"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    for path in [
+        "/api/v3/intakes:",
+        "/api/v3/visits/add_walkin:",
+        "/api/v3/visits/accept:",
+        "/api/v3/users/sso:",
+        "/api/v3/rooms/{room_code}:",
+    ]:
+        assert path in text
+    assert "X-AccountCode" in text
+
+
+def test_api_docs_page_renders_offline(client):
+    response = client.get(reverse("api-docs"))
+    assert response.status_code == 200
+    assert "cdn" not in response.content.decode().lower()
