@@ -1,0 +1,159 @@
+"""Attachments on the staff pages: the session-auth file route, thumbnails, and the two include templates."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from PIL import Image
+
+from tests.clinic.factories import AccountFactory, ProviderFactory, RoomFactory, clinic_admin_user
+from tests.visits.attachment_factories import image_bytes, pdf_bytes, stored_attachment
+from tests.visits.factories import IntakeFactory, VisitFactory
+from visits.models import Visit
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def intake(account, room, member):
+    return IntakeFactory(account=account, room=room, member=member)
+
+
+@pytest.fixture
+def photo(member, intake):
+    return stored_attachment(
+        user=member.user, intake=intake, name="rash.jpg", data=image_bytes("JPEG", (800, 600))
+    )
+
+
+@pytest.fixture
+def pdf(member, intake):
+    return stored_attachment(user=member.user, intake=intake, name="labs.pdf", data=pdf_bytes())
+
+
+# --- the route -------------------------------------------------------------------------------------------
+
+
+def test_a_provider_of_the_room_opens_an_image_inline(client, provider, photo):
+    client.force_login(provider.user)
+
+    response = client.get(reverse("visits:attachment", args=[photo.pk]))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == image_bytes("JPEG", (800, 600))
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Content-Disposition"] == 'inline; filename="rash.jpg"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_pdf_downloads(client, front_desk, pdf):
+    client.force_login(front_desk)
+
+    response = client.get(reverse("visits:attachment", args=[pdf.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="labs.pdf"'
+
+
+@pytest.mark.parametrize("who", ["provider of another room", "admin of another account"])
+def test_others_get_404(client, account, photo, who):
+    if who == "provider of another room":
+        user = ProviderFactory(account=account, rooms=[RoomFactory(account=account)]).user
+    else:
+        user = clinic_admin_user(AccountFactory(code="other"))
+    client.force_login(user)
+
+    assert client.get(reverse("visits:attachment", args=[photo.pk])).status_code == 404
+    assert client.get(reverse("visits:attachment-thumbnail", args=[photo.pk])).status_code == 404
+
+
+def test_anonymous_is_sent_to_log_in(client, photo):
+    response = client.get(reverse("visits:attachment", args=[photo.pk]))
+
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_a_thumbnail_is_a_small_jpeg(client, provider, photo):
+    client.force_login(provider.user)
+
+    response = client.get(reverse("visits:attachment-thumbnail", args=[photo.pk]))
+
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    thumb = Image.open(io.BytesIO(response.content))
+    assert thumb.format == "JPEG" and max(thumb.size) <= 320
+
+
+def test_a_heic_photo_gets_a_jpeg_thumbnail_and_downloads_in_full(client, provider, member, intake):
+    heic = stored_attachment(user=member.user, intake=intake, name="IMG_1.HEIC", data=image_bytes("HEIF"))
+    client.force_login(provider.user)
+
+    thumb = client.get(reverse("visits:attachment-thumbnail", args=[heic.pk]))
+    full = client.get(reverse("visits:attachment", args=[heic.pk]))
+
+    assert Image.open(io.BytesIO(thumb.content)).format == "JPEG"
+    assert full["Content-Type"] == "image/heic"
+    assert full["Content-Disposition"].startswith("attachment;")  # browsers cannot show HEIC inline
+
+
+def test_a_pdf_has_no_thumbnail(client, provider, pdf):
+    client.force_login(provider.user)
+
+    assert client.get(reverse("visits:attachment-thumbnail", args=[pdf.pk])).status_code == 404
+
+
+# --- the include templates ---------------------------------------------------------------------------------
+
+
+def test_badge_shows_a_paperclip_with_the_count(photo, pdf, intake):
+    html = render_to_string("visits/_attachment_badge.html", {"intake": intake})
+
+    assert "\U0001f4ce" in html or "&#128206;" in html
+    assert "2 attachments" in html and "> 2</span>" in html
+
+
+def test_badge_is_empty_without_attachments_or_intake(intake):
+    assert render_to_string("visits/_attachment_badge.html", {"intake": intake}).strip() == ""
+    assert render_to_string("visits/_attachment_badge.html", {"intake": None}).strip() == ""
+
+
+def test_gallery_has_thumbnails_for_images_and_links_for_pdfs(photo, pdf, intake):
+    html = render_to_string("visits/_attachment_gallery.html", {"intake": intake})
+
+    thumb = reverse("visits:attachment-thumbnail", args=[photo.pk])
+    assert f'<img src="{thumb}" alt="rash.jpg"' in html
+    assert f'href="{reverse("visits:attachment", args=[photo.pk])}"' in html
+    assert f'href="{reverse("visits:attachment", args=[pdf.pk])}"' in html and "labs.pdf" in html
+    assert reverse("visits:attachment-thumbnail", args=[pdf.pk]) not in html
+
+
+def test_gallery_escapes_the_clients_file_name(member, intake):
+    stored_attachment(
+        user=member.user, intake=intake, name="<img src=x onerror=alert(1)>.pdf", data=pdf_bytes()
+    )
+
+    html = render_to_string("visits/_attachment_gallery.html", {"intake": intake})
+
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.pdf" in html
+
+
+def test_the_includes_cost_no_query_per_row(account, room, member, django_assert_num_queries):
+    visits = [
+        VisitFactory(account=account, room=room, intake__member=member, member=member) for _ in range(3)
+    ]
+    for visit in visits:
+        stored_attachment(user=member.user, intake=visit.intake)
+        stored_attachment(user=member.user, intake=visit.intake, name="labs.pdf", data=pdf_bytes())
+    rows = list(Visit.objects.for_account(account).with_related())
+
+    with django_assert_num_queries(0):
+        for visit in rows:
+            badge = render_to_string("visits/_attachment_badge.html", {"intake": visit.intake})
+            gallery = render_to_string("visits/_attachment_gallery.html", {"intake": visit.intake})
+            assert "2 attachments" in badge and "labs.pdf" in gallery
