@@ -21,5 +21,10 @@ urlpatterns = [
     path("visits/close", visits_api.VisitCloseApi.as_view(), name="visits-close"),
     path("visits/delete", visits_api.VisitDeleteApi.as_view(), name="visits-delete"),
     path("visits/current", visits_api.VisitCurrentApi.as_view(), name="visits-current"),
+    path(
+        "visits/<str:visit_id>/exports/visit_summary",
+        visits_api.VisitSummaryExportApi.as_view(),
+        name="visit-summary-export",
+    ),
     path("visits/<str:visit_id>", visits_api.VisitDetailApi.as_view(), name="visit-detail"),
 ]

@@ -193,6 +193,10 @@ CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
     "schedule": 3600.0,
 }
 
+# --- Visit summaries (PDF) -------------------------------------------------------------------
+# "Letter" or "A4": the print size of the PDF visit summaries.
+VISIT_SUMMARY_PAGE_SIZE = env("VISIT_SUMMARY_PAGE_SIZE", default="Letter")
+
 # --- Dashboard -------------------------------------------------------------------------------
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=2)
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")

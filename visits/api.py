@@ -1,6 +1,7 @@
 """Visit API v3: intakes and visits. One view per action; the rules live in visits.services."""
 
 from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -9,7 +10,7 @@ from rest_framework.views import APIView
 
 from clinic.api_base import ok, paged
 from clinic.errors import InvalidInput
-from visits import attachments, selectors, services
+from visits import attachments, selectors, services, summaries
 from visits.attachment_views import file_response
 from visits.models import Attachment
 from visits.serializers import (
@@ -327,4 +328,36 @@ class FileDetailApi(APIView):
     def get(self, request, file_id: str):
         return file_response(
             attachments.attachment_get(account=request.account, user=request.user, attachment_id=file_id)
+        )
+
+
+SummaryPendingEnvelope = inline_serializer(
+    "VisitSummaryPending",
+    {"data": inline_serializer("VisitSummaryPendingData", {"status": serializers.CharField()})},
+)
+
+
+class VisitSummaryExportApi(APIView):
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 202: SummaryPendingEnvelope},
+        summary="The visit's PDF summary",
+        description=(
+            "200 with the PDF when a current summary is stored; otherwise the render is started and the "
+            "answer is 202 with Retry-After. Patients get their own visits, providers theirs, clinic "
+            "admins any of the account. Every download is logged."
+        ),
+        operation_id="visits_summary_export",
+    )
+    def get(self, request, visit_id: str):
+        state = summaries.summary_fetch(account=request.account, user=request.user, visit_id=visit_id)
+        if not state.ready:
+            response = ok({"status": "pending"}, status=202)
+            response["Retry-After"] = str(summaries.RETRY_AFTER_SECONDS)
+            return response
+        summaries.summary_download_record(account=request.account, visit=state.visit, user=request.user)
+        return FileResponse(
+            state.summary.file.open("rb"),
+            as_attachment=True,
+            filename=summaries.download_file_name(state.visit),
+            content_type="application/pdf",
         )

@@ -12,6 +12,7 @@ from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
 from clinic.services import phone_normalise
+from visits import summaries
 from visits.attachments import attachments_attach
 from visits.html import sanitise_html
 from visits.models import (
@@ -439,6 +440,8 @@ def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") 
             at=now,
             changes={"actual_end": now},
         )
+        summaries.summary_request_for(visit_id=visit.appointment_id)
+    summaries.summary_request_for(visit_id=visit.pk)
     return _refetch(visit.pk)
 
 
@@ -483,6 +486,7 @@ def _close_locked(*, visit: Visit, actor: User | None, reason: str) -> tuple[Vis
         reason=reason,
         at=now,
     )
+    summaries.summary_request_for(visit_id=visit.pk)
     return _refetch(visit.pk), True
 
 

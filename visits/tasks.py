@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from visits import attachments
+from visits import attachments, summaries
 
 
 @shared_task(
@@ -16,3 +16,30 @@ from visits import attachments
 def attachments_cleanup() -> int:
     """Beat, hourly: remove files whose intake is gone or that were never attached within a day."""
     return attachments.attachments_cleanup()
+
+
+@shared_task(
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=120,
+    max_retries=3,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def render_visit_summary(visit_id: int) -> str | None:
+    """Render a visit's PDF summary unless the stored one is current; a failure is retried with backoff."""
+    summary = summaries.summary_render(visit_id=visit_id)
+    return summary.status if summary else None
+
+
+@shared_task(
+    autoretry_for=(DatabaseError, OSError),
+    retry_backoff=True,
+    max_retries=2,
+    soft_time_limit=900,
+    time_limit=960,
+)
+def build_summary_export(export_id: str) -> str | None:
+    """Zip the summaries of a bulk export, counting progress as it goes."""
+    export = summaries.export_build(export_id=export_id)
+    return export.status if export else None
