@@ -1,0 +1,264 @@
+"""The PDF visit summary: what it shows, in which time zone, and that it loads nothing remote."""
+
+import datetime as dt
+import http.server
+import threading
+
+import pytest
+
+from tests.clinic.factories import RoomFactory
+from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
+from visits import summaries
+from visits.models import Attachment, Visit, VisitSummary
+
+pytestmark = pytest.mark.usefixtures("media")
+
+SUMMER = dt.datetime(2026, 7, 15, 16, 0, tzinfo=dt.UTC)  # 09:00 PDT in Los Angeles
+WINTER = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)  # 09:00 PST: the day after DST ended
+
+
+def squashed(text: str) -> str:
+    return "".join(text.split())
+
+
+def _render(visit) -> str:
+    summary = summaries.summary_render(visit_id=visit.pk)
+    with summary.file.open("rb") as handle:
+        return pdf_text(handle.read())
+
+
+def test_pdf_shows_patient_reason_answers_notes_and_local_times(
+    account, room, member, provider, consultation
+):
+    member.dob = dt.date(1984, 3, 9)
+    member.save()
+    visit = walk_through(
+        member=member,
+        provider=provider,
+        room=room,
+        consultation=consultation,
+        joined=SUMMER,
+        notes="<p>Take <b>ibuprofen</b> twice daily.</p>",
+        reason="Itchy rash on the left arm",
+        custom={"custom_symptoms_duration": "2 weeks", "custom_is_allergic": "Yes"},
+    )
+    text = _render(visit)
+
+    assert "Pat Jones" in text
+    assert "P-1001" in text
+    assert "1984-03-09" in text and "+14155550123" in text
+    assert "Itchy rash on the left arm" in text
+    assert "Symptoms duration" in text and "2 weeks" in text
+    assert "Is allergic" in text
+    assert "Takeibuprofentwicedaily." in squashed(text)  # pypdf splits kerned pairs: compare unspaced
+    assert "custom_symptoms_duration" not in text
+    # Local times in the room's zone, named: joined 09:00, accepted 09:12, completed 09:30 PDT.
+    assert "America/Los_Angeles" in text
+    assert "Wed 15 Jul 2026, 09:00 PDT" in text
+    assert "09:12 PDT" in text and "09:30 PDT" in text
+    assert "16:00" not in text  # the UTC time is not what a reader sees
+    assert "12 min 00 s" in text  # the wait, from the event rows
+    assert "Dr. Lee" in text
+    assert "General consultation" in text and "50.00" in text
+    assert "waiting → inprogress" in text and "inprogress → completed" in text
+    assert "Page 1 of 1" in text
+    assert "Generated " in text
+
+
+def test_times_follow_the_zone_across_dst_and_rooms(account, member, provider):
+    new_york = RoomFactory(account=account, code="east", time_zone="America/New_York")
+    provider.rooms.add(new_york)
+    text = _render(walk_through(member=member, provider=provider, room=new_york, joined=WINTER))
+    assert "Mon 02 Nov 2026, 12:00 EST" in text
+    assert "America/New_York" in text
+
+
+def test_closed_visit_shows_close_reason(account, room, member, provider):
+    visit = walk_through(member=member, provider=provider, room=room, joined=WINTER, finish="close")
+    text = _render(visit)
+    assert "Call ended" in text
+    assert "09:00 PST" in text
+
+
+def test_attachments_are_listed_with_image_thumbnails_from_storage(account, room, member, provider):
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    png = _png_bytes(Image)
+    image = Attachment(
+        account=account,
+        intake=visit.intake,
+        name="rash-photo.png",
+        size=len(png),
+        ext="png",
+        content_type="image/png",
+    )
+    image.file.save("x", ContentFile(png), save=True)
+    report = Attachment(
+        account=account,
+        intake=visit.intake,
+        name="lab-report.pdf",
+        size=2048,
+        ext="pdf",
+        content_type="application/pdf",
+    )
+    report.file.save("y", ContentFile(b"%PDF-1.4 stub"), save=True)
+
+    fetched = []
+    original = summaries.local_only_fetcher
+
+    def spy(attachments=None):
+        fetcher = original(attachments)
+        fetch = fetcher.fetch
+
+        def recording(url, headers=None):
+            response = fetch(url, headers)
+            fetched.append(url)
+            return response
+
+        fetcher.fetch = recording
+        return fetcher
+
+    summaries.local_only_fetcher = spy
+    try:
+        text = _render(visit)
+    finally:
+        summaries.local_only_fetcher = original
+    assert "rash-photo.png" in text and "lab-report.pdf" in text
+    assert "2.0KB" in squashed(text)
+    assert f"attachment:{image.pk}" in fetched  # the thumbnail came from Django's storage
+    assert f"attachment:{report.pk}" not in fetched
+
+
+def _png_bytes(Image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _CountingHandler(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):
+        type(self).hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/css")
+        self.end_headers()
+        self.wfile.write(b"body { color: red }")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def remote_server():
+    """A real HTTP server on localhost: any fetch the renderer made would show up in `hits`."""
+    _CountingHandler.hits = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _CountingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", _CountingHandler.hits
+    server.shutdown()
+
+
+def test_html_in_notes_cannot_inject_script_or_remote_fetches(remote_server, account, room, member, provider):
+    base, hits = remote_server
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    # Written straight to the row, past the service's sanitiser: the renderer must still hold.
+    Visit.objects.filter(pk=visit.pk).update(
+        notes=(
+            f'<p>Fine <b>today</b></p><script>alert("owned")</script>'
+            f'<img src="{base}/pixel.png"><link rel="stylesheet" href="{base}/evil.css">'
+            f'<p style="background: url({base}/bg.png)">styled</p>'
+            f'<iframe src="{base}/frame"></iframe>'
+        )
+    )
+    text = _render(visit)
+    assert "Finetoday" in squashed(text)
+    assert "owned" not in text and "alert" not in text
+    assert hits == []
+
+
+def test_the_fetcher_refuses_remote_and_non_static_urls(remote_server, settings):
+    base, hits = remote_server
+    fetcher = summaries.local_only_fetcher()
+    html = (
+        f'<link rel="stylesheet" href="{base}/evil.css"><img src="{base}/pixel.png">'
+        '<img src="file:///etc/passwd"><link rel="stylesheet" href="css/summary.css"><p>Hello</p>'
+    )
+    pdf = summaries.html_to_pdf(html, fetcher=fetcher)
+    assert "Hello" in pdf_text(pdf)
+    assert hits == []
+    assert f"{base}/evil.css" in fetcher.refused and f"{base}/pixel.png" in fetcher.refused
+    assert "file:///etc/passwd" in fetcher.refused
+    assert not any(url.endswith("css/summary.css") for url in fetcher.refused)  # our own CSS loads
+    with pytest.raises(ValueError, match="Refused"):
+        fetcher.fetch(f"{base}/direct")
+    assert hits == []
+
+
+def test_render_is_idempotent_and_stable_and_rerenders_when_the_visit_changed(
+    account, room, member, provider
+):
+    from visits import services
+
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    first = summaries.summary_render(visit_id=visit.pk)
+    rendered_at, name = first.rendered, first.file.name
+    assert name == f"summaries/{account.pk}/visit-{visit.pk}.pdf"
+
+    again = summaries.summary_render(visit_id=visit.pk)
+    assert again.rendered == rendered_at  # nothing changed: not rendered again
+
+    services.intake_update(
+        account=account,
+        actor=member.user,
+        intake_id=visit.intake_id,
+        fields={},
+        custom={"custom_symptoms_duration": "3 days"},
+    )
+    visit = Visit.objects.with_related().get(pk=visit.pk)
+    assert not summaries.summary_is_current(summary=VisitSummary.objects.get(visit=visit), visit=visit)
+    third = summaries.summary_render(visit_id=visit.pk)
+    assert third.rendered > rendered_at
+    assert third.file.name == name  # the same stable name, overwritten
+    with third.file.open("rb") as handle:
+        text = pdf_text(handle.read())
+    assert "3 days" in text and "2 weeks" not in text
+
+
+@pytest.mark.usefixtures("eager_celery")
+def test_completing_a_visit_renders_its_summary_in_the_background(
+    django_capture_on_commit_callbacks, account, room, member, provider
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    summary = VisitSummary.objects.get(visit=visit)
+    assert summary.status == VisitSummary.Status.READY
+    assert summaries.summary_is_current(summary=summary, visit=Visit.objects.with_related().get(pk=visit.pk))
+
+
+@pytest.mark.usefixtures("eager_celery")
+def test_closing_a_waiting_visit_renders_its_summary(
+    django_capture_on_commit_callbacks, account, room, member, provider
+):
+    from visits import services
+
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER, wait=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.visit_close(
+            account=account, actor=member.user, visit_id=visit.pk, reason="patient_exit_room"
+        )
+    summary = VisitSummary.objects.get(visit=visit)
+    assert summary.status == VisitSummary.Status.READY
+    with summary.file.open("rb") as handle:
+        assert "Patient left the waiting room" in pdf_text(handle.read())
+
+
+def test_custom_field_labels():
+    assert summaries.custom_field_label("custom_symptoms_duration") == "Symptoms duration"
+    assert summaries.custom_field_label("custom_is_allergic") == "Is allergic"
+    assert summaries.custom_field_label("favourite-colour") == "Favourite colour"
