@@ -20,7 +20,11 @@ def _no_sniff(response: HttpResponse) -> HttpResponse:
 
 def file_response(attachment: Attachment) -> FileResponse:
     """The file, streamed: images a browser shows are inline, everything else is a download."""
-    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    try:
+        stored = attachment.file.open("rb")
+    except FileNotFoundError as exc:  # removed from storage meanwhile: gone, not a server error
+        raise Http404("No such file.") from exc
+    response = FileResponse(stored, content_type=attachment.content_type)
     response["Content-Disposition"] = content_disposition_header(
         attachment.content_type not in attachments.INLINE_TYPES, attachments.download_name(attachment)
     )

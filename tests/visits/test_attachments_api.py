@@ -430,3 +430,11 @@ def test_the_storage_path_is_not_served_publicly(client, attached, settings):
     response = client.get(f"/{settings.MEDIA_URL}{attached.file.name}")
 
     assert response.status_code == 404
+
+
+def test_a_file_missing_from_storage_is_404_not_500(member_api, attached):
+    default_storage.delete(attached.file.name)
+
+    response = member_api.get(f"files/{attached.pk}")
+
+    assert response.status_code == 404 and response.json()["code"] == 404
