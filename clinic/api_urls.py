@@ -1,6 +1,7 @@
 from django.urls import path
 
 from clinic import api as clinic_api
+from scheduling import api as scheduling_api
 from visits import api as visits_api
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("intakes/<str:intake_id>", visits_api.IntakeDetailApi.as_view(), name="intake-detail"),
     path("files", visits_api.FileUploadApi.as_view(), name="files"),
     path("files/<str:file_id>", visits_api.FileDetailApi.as_view(), name="file-detail"),
+    path("availability", scheduling_api.AvailabilityApi.as_view(), name="availability"),
     path("visits", visits_api.VisitListApi.as_view(), name="visits"),
     path("visits/add_walkin", visits_api.VisitAddWalkinApi.as_view(), name="visits-add-walkin"),
     path("visits/add_econsult", visits_api.VisitAddEconsultApi.as_view(), name="visits-add-econsult"),

@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 
 from clinic.api_base import ok, paged
 from clinic.errors import InvalidInput
+from scheduling import api as scheduling_api
+from scheduling.serializers import AppointmentIn
 from visits import attachments, selectors, services, summaries
 from visits.attachment_views import file_response
 from visits.models import Attachment
@@ -243,6 +245,16 @@ class VisitListApi(APIView):
         filters = _valid(VisitListIn, request.query_params)
         visits = selectors.visit_list(account=request.account, user=request.user, **filters)
         return paged(request, visits, VisitOut)
+
+    @extend_schema(
+        request=AppointmentIn,
+        responses={201: VisitEnvelope},
+        summary="Book an appointment (type 2), a TBD visit, or a seat in a group visit",
+        operation_id="visits_create",
+        description="A time that is not an available slot, or was taken meanwhile, answers 409.",
+    )
+    def post(self, request):
+        return scheduling_api.appointment_create(request)
 
 
 class VisitDetailApi(APIView):

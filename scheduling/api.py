@@ -1,0 +1,63 @@
+"""Visit API v3: GET /availability and POST /visits (booking). The rules live in scheduling.services."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework.views import APIView
+
+from clinic.api_base import ok
+from clinic.authentication import ApiKeyClient
+from clinic.errors import InvalidInput
+from clinic.permissions import IsAccountUserOrApiKeyClient
+from scheduling import selectors, services
+from scheduling.serializers import KEY_MODE_REQUIRED, AppointmentIn, AvailabilityIn, SlotOut
+from visits.serializers import visit_data
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AvailabilityApi(APIView):
+    permission_classes = [IsAccountUserOrApiKeyClient]
+
+    @extend_schema(
+        parameters=[AvailabilityIn],
+        responses=inline_serializer("AvailabilityEnvelope", {"data": SlotOut(many=True)}),
+        summary="Free appointment slots",
+        operation_id="availability_list",
+        description=(
+            "start/end/duration follow the seed's 8-row table ('available' is the first free slot; "
+            "the default span is 4 days). With X-ApiKey/X-ApiSecret and no user token, room_code, start, "
+            "end and consultation_id are required."
+        ),
+    )
+    def get(self, request):
+        params = dict(_valid(AvailabilityIn, request.query_params))
+        key_client = isinstance(request.user, ApiKeyClient)
+        if key_client:
+            missing = [name for name in KEY_MODE_REQUIRED if name not in params]
+            if missing:
+                raise InvalidInput(
+                    f"Without a user token these are required: {', '.join(missing)}.",
+                    errors={name: ["Required with X-ApiKey and no user token."] for name in missing},
+                )
+        slots = selectors.availability_for(
+            account=request.account, user=None if key_client else request.user, **params
+        )
+        # Plain dicts: thousands of slots go out per call, and a serializer per row would dominate.
+        return ok([{"start": s.start, "end": s.end, "provider_ids": s.provider_ids} for s in slots])
+
+
+def appointment_create(request):
+    """POST /visits, served by visits.api.VisitListApi (the same URL as the list)."""
+    data = dict(_valid(AppointmentIn, request.data))
+    data.pop("type")
+    visit = services.appointment_book(
+        account=request.account,
+        actor=request.user,
+        room_code=data.pop("room_code"),
+        member_code=data.pop("member_id", None),
+        **data,
+    )
+    return ok(visit_data(visit), status=201)

@@ -1,0 +1,119 @@
+"""Interval arithmetic on UNIX seconds: wall-clock rules expanded in a zone, then subtracted in one sweep.
+
+Everything here is pure (no database): the selectors fetch rows once and hand them over.
+"""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+
+Interval = tuple[int, int]  # [start, end) in UNIX seconds
+DAY = dt.timedelta(days=1)
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, non-overlapping, adjacent ones joined."""
+    out: list[Interval] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def subtract(base: list[Interval], cuts: list[Interval]) -> list[Interval]:
+    """`base` minus `cuts`; both merged (sorted, disjoint). One pass over each."""
+    out: list[Interval] = []
+    j, n = 0, len(cuts)
+    for start, end in base:
+        while j < n and cuts[j][1] <= start:
+            j += 1
+        k = j
+        while k < n and cuts[k][0] < end:
+            if cuts[k][0] > start:
+                out.append((start, cuts[k][0]))
+            start = max(start, cuts[k][1])
+            if start >= end:
+                break
+            k += 1
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def wall_clock_window(day: dt.date, start: dt.time, end: dt.time, zone: zoneinfo.ZoneInfo) -> Interval:
+    """A local window on `day`; an end not after the start is on the next day (so 00:00-00:00 is 24 h).
+
+    Local times are resolved in the zone on that date, so 09:00 stays 09:00 on both sides of a DST change.
+    """
+    end_day = day + DAY if end <= start else day
+    return (
+        int(dt.datetime.combine(day, start, tzinfo=zone).timestamp()),
+        int(dt.datetime.combine(end_day, end, tzinfo=zone).timestamp()),
+    )
+
+
+def local_days(start: int, end: int, zone: zoneinfo.ZoneInfo) -> list[dt.date]:
+    """Every local date touching [start, end), plus the day before (its overnight windows reach in)."""
+    first = dt.datetime.fromtimestamp(start, zone).date() - DAY
+    last = dt.datetime.fromtimestamp(end, zone).date()
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def weekly_windows(
+    rules: Iterable[tuple[int, dt.time, dt.time]], days: list[dt.date], zone: zoneinfo.ZoneInfo
+) -> list[Interval]:
+    by_weekday: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for weekday, start, end in rules:
+        by_weekday.setdefault(weekday, []).append((start, end))
+    return [
+        wall_clock_window(day, start, end, zone)
+        for day in days
+        for start, end in by_weekday.get(day.weekday(), ())
+    ]
+
+
+def dated_windows(
+    start_date: dt.date,
+    end_date: dt.date,
+    start: dt.time,
+    end: dt.time,
+    days: list[dt.date],
+    zone: zoneinfo.ZoneInfo,
+) -> list[Interval]:
+    return [wall_clock_window(day, start, end, zone) for day in days if start_date <= day <= end_date]
+
+
+def _grid_up(t: int, step: int, zone: zoneinfo.ZoneInfo) -> int:
+    offset = int(dt.datetime.fromtimestamp(t, zone).utcoffset().total_seconds())
+    return -((-(t + offset)) // step) * step - offset
+
+
+def first_start(
+    free: list[Interval], length: int, step: int, earliest: int, latest_end: int, zone: zoneinfo.ZoneInfo
+) -> int | None:
+    for start, end in free:
+        if end <= earliest:
+            continue
+        t = _grid_up(max(start, earliest), step, zone)
+        if t + length <= min(end, latest_end):
+            return t
+    return None
+
+
+def aligned_starts(
+    free: list[Interval], length: int, step: int, earliest: int, latest_end: int, zone: zoneinfo.ZoneInfo
+) -> list[int]:
+    """Slot starts every `step` seconds on the local clock, each slot inside a free interval."""
+    starts: list[int] = []
+    for start, end in free:
+        start = max(start, earliest)
+        end = min(end, latest_end)
+        if end - start < length:
+            continue
+        starts.extend(range(_grid_up(start, step, zone), end - length + 1, step))
+    return starts

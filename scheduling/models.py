@@ -1,0 +1,118 @@
+"""Providers' working hours: weekly wall-clock rules and dated exceptions, in the provider's time zone.
+
+A window whose end is not after its start crosses midnight and ends the next day (22:00-06:00);
+00:00-00:00 is the whole day.
+"""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from clinic.models import Account, AccountScopedQuerySet, Provider, Room
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WorkingHours(models.Model):
+    """A provider works in `room` every `weekday` from `start_time` to `end_time` (provider's zone)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="working_hours")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="working_hours")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField(help_text="Not after the start: the window ends the next day.")
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "working hours"
+        ordering = ["provider", "room", "weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday"),
+        ]
+        indexes = [models.Index(fields=["room", "provider"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} in {self.room.code}: {self.get_weekday_display()} {window_label(self)}"
+
+    def clean(self):
+        _check_same_account(self)
+
+
+class ScheduleException(models.Model):
+    """Time off or extra hours, each day from `start_date` to `end_date` (provider's zone).
+
+    Time off without a room applies to every room of the provider; extra hours name their room.
+    """
+
+    class Kind(models.TextChoices):
+        TIME_OFF = "off", "Time off"
+        EXTRA = "extra", "Extra hours"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="schedule_exceptions")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="schedule_exceptions")
+    room = models.ForeignKey(
+        Room,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="schedule_exceptions",
+        help_text="Empty: every room (time off only).",
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.TIME_OFF)
+    start_date = models.DateField()
+    end_date = models.DateField(help_text="Inclusive; the same as the start for one day.")
+    start_time = models.TimeField(default=dt.time(0))
+    end_time = models.TimeField(default=dt.time(0), help_text="00:00 to 00:00 is the whole day.")
+    note = models.CharField(max_length=200, blank=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["provider", "start_date", "start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")), name="schedule_exception_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="off") | Q(room__isnull=False), name="schedule_exception_extra_has_room"
+            ),
+        ]
+        indexes = [models.Index(fields=["provider", "end_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.provider}: {self.start_date} {window_label(self)}"
+
+    def clean(self):
+        _check_same_account(self)
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "The end date is before the start date."})
+        if self.kind == self.Kind.EXTRA and not self.room_id:
+            raise ValidationError({"room": "Extra hours need a room."})
+
+
+def window_label(window) -> str:
+    end = "24:00" if window.end_time.strftime("%H:%M") == "00:00" else f"{window.end_time:%H:%M}"
+    overnight = " (next day)" if window.end_time <= window.start_time and end != "24:00" else ""
+    return f"{window.start_time:%H:%M}-{end}{overnight}"
+
+
+def _check_same_account(obj) -> None:
+    # Admin forms list every provider and room; a rule must stay inside one clinic.
+    if obj.provider_id and obj.account_id and obj.provider.account_id != obj.account_id:
+        raise ValidationError({"provider": "The provider belongs to another clinic."})
+    if obj.room_id and obj.account_id and obj.room.account_id != obj.account_id:
+        raise ValidationError({"room": "The room belongs to another clinic."})
+    if obj.room_id and obj.provider_id and not obj.provider.rooms.filter(pk=obj.room_id).exists():
+        raise ValidationError({"room": "The provider does not work in this room."})

@@ -1,0 +1,446 @@
+"""Booking, rescheduling, group seats and working hours. Every write re-checks availability inside its
+transaction; the provider's row lock serialises bookings of one provider, and the exclusion constraint on
+visits (migration scheduling 0002, PostgreSQL) makes a double booking impossible even without it."""
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from clinic.models import Account, Consultation, Member, Provider, Room, User
+from clinic.selectors import member_by_code, provider_get, room_get
+from scheduling.models import ScheduleException, WorkingHours
+from scheduling.selectors import consultation_of_room, providers_free_for
+from visits.models import ACTIVE_STATUSES, CloseReason, Intake, Visit, VisitGroup, VisitStatus, VisitType
+from visits.selectors import intake_get, visit_get
+from visits.services import _event, _lock, _refetch, _visit_create, intake_create
+
+NO_PROVIDER_CONSTRAINT = "visit_no_double_booking"
+SLOT_TAKEN = "That time is no longer available."
+
+
+def may_book(user: User) -> bool:
+    return user.has_perm("visits.book_appointment")
+
+
+def _slot_taken(message: str = SLOT_TAKEN) -> Conflict:
+    return Conflict(message, errors={"start": [message]})
+
+
+def _lock_provider(provider: Provider) -> None:
+    # Bookings, reschedules and group visits of one provider queue up here, so the availability check
+    # below sees every booking committed before ours.
+    Provider.objects.select_for_update().filter(pk=provider.pk).first()
+
+
+def _write_guarded(write):
+    """Run `write`; the exclusion constraint refusing it is a taken slot (409), not a 500."""
+    try:
+        with transaction.atomic():
+            return write()
+    except IntegrityError as exc:
+        if NO_PROVIDER_CONSTRAINT in str(exc):
+            raise _slot_taken() from exc
+        raise
+
+
+def _busy(room: Room, start: dt.datetime, end: dt.datetime) -> dict:
+    return {
+        "busy_start": start - dt.timedelta(seconds=room.buffer_before),
+        "busy_end": end + dt.timedelta(seconds=room.buffer_after),
+    }
+
+
+def _room_books(room: Room) -> None:
+    if not room.is_open or not room.appointments_enabled:
+        raise Conflict(
+            f"Room {room.code} does not take appointments.", errors={"room_code": ["Appointments are off."]}
+        )
+
+
+def _provider_in_room(*, account: Account, room: Room, provider_id) -> Provider:
+    provider = provider_get(account=account, provider_id=provider_id)
+    if not provider.rooms.filter(pk=room.pk).exists():
+        raise InvalidInput.field("provider_id", "That provider does not work in this room.")
+    return provider
+
+
+def _booking_member(
+    *, account: Account, actor: User, intake: Intake | None, member_code: str | None
+) -> Member:
+    if actor.is_member and not may_book(actor):
+        if member_code and member_code != actor.member.code:
+            raise NotAllowed("A patient books only for themselves.", errors={"member_id": ["Not yours."]})
+        return actor.member
+    if not may_book(actor):
+        raise NotAllowed("Only patients and the front desk book appointments.")
+    if member_code:
+        member = member_by_code(account=account, code=member_code)
+        if intake and intake.member_id and intake.member_id != member.pk:
+            raise InvalidInput.field("member_id", "The intake belongs to another patient.")
+        return member
+    if intake and intake.member:
+        return intake.member
+    raise InvalidInput.field("member_id", "Give the patient: member_id or an intake that has one.")
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    account: Account,
+    actor: User,
+    room_code: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    intake_id=None,
+    provider_id=None,
+    member_code: str | None = None,
+    consultation_id=None,
+    visit_group_id=None,
+) -> Visit:
+    """Book a one-to-one appointment (with a provider, or TBD without), or a seat in a group visit."""
+    room = room_get(account=account, code=room_code)
+    _room_books(room)
+    if end <= start:
+        raise InvalidInput.field("end", "The end must be after the start.")
+    intake = None
+    if intake_id:
+        intake = intake_get(account=account, user=actor, intake_id=intake_id)
+        if intake.room_id != room.pk:
+            raise InvalidInput.field("intake_id", f"The intake belongs to room {intake.room.code}.")
+    member = _booking_member(account=account, actor=actor, intake=intake, member_code=member_code)
+    if intake is None:
+        intake = intake_create(
+            account=account,
+            actor=actor,
+            room_code=room.code,
+            fields={
+                "member_id": member.code,
+                "type": VisitType.SCHEDULED,
+                "consultation_id": consultation_id,
+            },
+            custom={},
+            reset=True,
+        )
+    if visit_group_id:
+        return _book_seat(
+            account=account, actor=actor, room=room, intake=intake, member=member,
+            visit_group_id=visit_group_id, start=start, end=end,
+        )  # fmt: skip
+    consultation = _slot_consultation(
+        room=room, intake=intake, consultation_id=consultation_id, start=start, end=end
+    )
+    provider = None
+    if provider_id:
+        provider = _provider_in_room(account=account, room=room, provider_id=provider_id)
+        _lock_provider(provider)
+    free = providers_free_for(
+        room=room, start=start, end=end, provider_id=provider and provider.pk, location=intake.location
+    )
+    if not free:
+        raise _slot_taken(
+            "That time is not an available slot." if start > timezone.now() else "That time has passed."
+        )
+    now = timezone.now()
+    visit = _write_guarded(
+        lambda: _visit_create(
+            actor=actor,
+            at=now,
+            account=account,
+            room=room,
+            type=VisitType.SCHEDULED,
+            status=VisitStatus.WAITING,
+            member=member,
+            intake=intake,
+            provider=provider,
+            consultation=consultation,
+            start=start,
+            end=end,
+            **_busy(room, start, end),
+        )
+    )
+    return _refetch(visit.pk)
+
+
+def _slot_consultation(
+    *, room: Room, intake: Intake, consultation_id, start: dt.datetime, end: dt.datetime
+) -> Consultation | None:
+    length = int((end - start).total_seconds())
+    if consultation_id:
+        consultation = consultation_of_room(room=room, consultation_id=consultation_id)
+    else:
+        consultation = intake.consultation
+    if consultation is None:
+        # No consultation named: the room's one-to-one consultation of that length, if there is one.
+        return next(
+            (c for c in room.consultations.filter(active=True, capacity=1) if c.duration == length), None
+        )
+    if consultation.is_group:
+        raise InvalidInput.field("visit_group_id", "A group consultation is booked through its group visit.")
+    if consultation.duration != length:
+        raise _slot_taken(f"A {consultation.description} slot lasts {consultation.duration // 60} minutes.")
+    return consultation
+
+
+def _book_seat(
+    *, account, actor, room: Room, intake: Intake, member: Member, visit_group_id, start, end
+) -> Visit:
+    group = (
+        VisitGroup.objects.for_account(account)
+        .select_for_update()  # seats of one group are taken one at a time
+        .filter(pk=_as_int(visit_group_id))
+        .first()
+    )
+    if group is None:
+        raise NotFound(
+            f"Group visit {visit_group_id} not found.", errors={"visit_group_id": ["No such group."]}
+        )
+    if group.room_id != room.pk:
+        raise InvalidInput.field("visit_group_id", "The group visit is in another room.")
+    if (start, end) != (group.start, group.end):
+        raise _slot_taken("start and end must be the group visit's own times.")
+    if group.start <= timezone.now():
+        raise _slot_taken("The group visit has already started.")
+    seats = Visit.objects.filter(visit_group=group, status__in=ACTIVE_STATUSES)
+    if seats.filter(member=member).exists():
+        raise Conflict(
+            "The patient already has a seat in this group visit.", errors={"member_id": ["Booked."]}
+        )
+    if seats.count() >= group.capacity:
+        raise Conflict("The group visit is full.", errors={"visit_group_id": ["No seat left."]})
+    visit = _visit_create(
+        actor=actor,
+        at=timezone.now(),
+        account=account,
+        room=room,
+        type=VisitType.SCHEDULED,
+        status=VisitStatus.WAITING,
+        member=member,
+        intake=intake,
+        provider=group.provider,
+        consultation=group.consultation,
+        visit_group=group,
+        start=group.start,
+        end=group.end,
+    )
+    return _refetch(visit.pk)
+
+
+@transaction.atomic
+def visit_group_create(
+    *,
+    account: Account,
+    actor: User,
+    room: Room,
+    consultation: Consultation,
+    provider: Provider,
+    start: dt.datetime,
+) -> VisitGroup:
+    """A group visit holds its provider's time like an appointment; it is offered only where one could be."""
+    if not may_book(actor):
+        raise NotAllowed("Only the front desk and clinic admins plan group visits.")
+    if room.account_id != account.pk or consultation.room_id != room.pk or not consultation.is_group:
+        raise InvalidInput.field("consultation_id", "Choose a group consultation of this room.")
+    provider = _provider_in_room(account=account, room=room, provider_id=provider.pk)
+    _lock_provider(provider)
+    end = start + dt.timedelta(seconds=consultation.duration)
+    if provider.pk not in providers_free_for(room=room, start=start, end=end, provider_id=provider.pk):
+        raise _slot_taken(f"{provider.display_name} is not free then.")
+    return VisitGroup.objects.create(
+        account=account,
+        room=room,
+        consultation=consultation,
+        provider=provider,
+        start=start,
+        end=end,
+        capacity=consultation.capacity,
+    )
+
+
+@transaction.atomic
+def appointment_update(
+    *,
+    account: Account,
+    actor: User,
+    visit_id,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    provider_id=None,
+) -> Visit:
+    """Reschedule, or give a TBD appointment a provider (`provider_id=0` removes it), guarded as booking."""
+    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if visit.type != VisitType.SCHEDULED:
+        raise Conflict("Only appointments can be rescheduled.", errors={"id": ["Not an appointment."]})
+    if visit.status != VisitStatus.WAITING:
+        raise Conflict(f"The appointment is {visit.status_name}; it cannot be changed.")
+    if not (may_book(actor) or (actor.is_member and visit.member_id == actor.member.pk)):
+        raise NotAllowed("Only the patient or the front desk may change an appointment.")
+    if visit.visit_group_id:
+        raise Conflict("A seat in a group visit moves with its group.", errors={"id": ["Group visit."]})
+    room = visit.room
+    if start and not end and visit.start and visit.end:
+        end = start + (visit.end - visit.start)  # moving keeps the length
+    new_start, new_end = start or visit.start, end or visit.end
+    if not (new_start and new_end) or new_end <= new_start:
+        raise InvalidInput.field("end", "The end must be after the start.")
+    provider = visit.provider
+    if provider_id is not None:
+        provider = (
+            _provider_in_room(account=account, room=room, provider_id=provider_id)
+            if int(provider_id)
+            else None
+        )
+    moved = (new_start, new_end) != (visit.start, visit.end)
+    if moved or (provider is not None and provider.pk != visit.provider_id):
+        if provider is not None:
+            _lock_provider(provider)
+        location = visit.intake.location if visit.intake_id else ""
+        free = providers_free_for(
+            room=room,
+            start=new_start,
+            end=new_end,
+            provider_id=provider and provider.pk,
+            location=location,
+            exclude_visit_id=visit.pk,
+        )
+        if not free:
+            who = f"{provider.display_name} is" if provider else "No provider is"
+            raise _slot_taken(f"{who} not free at that time." if not moved else SLOT_TAKEN)
+    now = timezone.now()
+    _write_guarded(
+        lambda: Visit.objects.filter(pk=visit.pk).update(
+            start=new_start, end=new_end, provider=provider, modified=now, **_busy(room, new_start, new_end)
+        )
+    )
+    what = "rescheduled" if moved else ("provider set" if provider else "provider removed")
+    _event(
+        visit_id=visit.pk, from_status=visit.status, to_status=visit.status, actor=actor, reason=what, at=now
+    )
+    return _refetch(visit.pk)
+
+
+@transaction.atomic
+def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) -> Visit:
+    """The front desk cancels an appointment (a reason is required); its slot is free at once."""
+    if not may_book(actor):
+        raise NotAllowed("Only the front desk and clinic admins cancel appointments here.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput.field("reason", "Say why the appointment is cancelled.")
+    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if visit.type != VisitType.SCHEDULED:
+        raise Conflict("Only appointments are cancelled here.", errors={"id": ["Not an appointment."]})
+    if visit.status != VisitStatus.WAITING:
+        raise Conflict(f"The appointment is {visit.status_name}; it cannot be cancelled.")
+    now = timezone.now()
+    Visit.objects.filter(pk=visit.pk, status=VisitStatus.WAITING).update(
+        status=VisitStatus.CANCELLED,
+        close_reason=CloseReason.PATIENT_CANCEL_APPOINTMENT,
+        closed_by=actor,
+        modified=now,
+    )
+    _event(
+        visit_id=visit.pk,
+        from_status=VisitStatus.WAITING,
+        to_status=VisitStatus.CANCELLED,
+        actor=actor,
+        reason=reason[:200],
+        at=now,
+    )
+    return _refetch(visit.pk)
+
+
+# --- working hours (the clinic admin's page) -------------------------------------------------------------
+
+
+def _may_edit_hours(actor: User) -> None:
+    if not actor.has_perm("clinic.change_room"):
+        raise NotAllowed("Only clinic admins edit working hours.")
+
+
+def _hours_target(*, account: Account, provider_id, room_id) -> tuple[Provider, Room | None]:
+    provider = provider_get(account=account, provider_id=provider_id)
+    room = None
+    if room_id:
+        room = Room.objects.for_account(account).filter(pk=room_id).first()
+        if room is None or not provider.rooms.filter(pk=room.pk).exists():
+            raise InvalidInput.field("room", "The provider does not work in that room.")
+    return provider, room
+
+
+@transaction.atomic
+def working_hours_add(
+    *,
+    account: Account,
+    actor: User,
+    provider_id,
+    room_id,
+    weekday: int,
+    start_time: dt.time,
+    end_time: dt.time,
+) -> WorkingHours:
+    _may_edit_hours(actor)
+    provider, room = _hours_target(account=account, provider_id=provider_id, room_id=room_id)
+    if room is None:
+        raise InvalidInput.field("room", "Working hours belong to a room.")
+    if start_time == end_time and start_time != dt.time(0):
+        raise InvalidInput.field("end_time", "The window is empty; 00:00-00:00 is the whole day.")
+    return WorkingHours.objects.create(
+        account=account,
+        provider=provider,
+        room=room,
+        weekday=weekday,
+        start_time=start_time,
+        end_time=end_time,
+    )
+
+
+@transaction.atomic
+def schedule_exception_add(
+    *,
+    account: Account,
+    actor: User,
+    provider_id,
+    room_id,
+    kind: str,
+    start_date: dt.date,
+    end_date: dt.date | None,
+    start_time: dt.time,
+    end_time: dt.time,
+    note: str = "",
+) -> ScheduleException:
+    _may_edit_hours(actor)
+    provider, room = _hours_target(account=account, provider_id=provider_id, room_id=room_id)
+    end_date = end_date or start_date
+    if end_date < start_date:
+        raise InvalidInput.field("end_date", "The end date is before the start date.")
+    if kind == ScheduleException.Kind.EXTRA and room is None:
+        raise InvalidInput.field("room", "Extra hours need a room.")
+    return ScheduleException.objects.create(
+        account=account,
+        provider=provider,
+        room=room,
+        kind=kind,
+        start_date=start_date,
+        end_date=end_date,
+        start_time=start_time,
+        end_time=end_time,
+        note=note,
+    )
+
+
+@transaction.atomic
+def schedule_entry_delete(*, account: Account, actor: User, kind: str, entry_id) -> None:
+    _may_edit_hours(actor)
+    model = WorkingHours if kind == "hours" else ScheduleException
+    deleted, _ = model.objects.for_account(account).filter(pk=_as_int(entry_id)).delete()
+    if not deleted:
+        raise NotFound("That entry does not exist (any more).")
+
+
+def _as_int(value) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return -1
