@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import uuid
-import warnings
 
 import pillow_heif
 from django.conf import settings
@@ -126,20 +125,22 @@ def _check_pdf(upload: UploadedFile, name: str) -> None:
 def _check_image(upload: UploadedFile, name: str) -> tuple[str, str]:
     accepted = ", ".join(sorted({ext.upper() for _, ext in IMAGE_FORMATS.values()}))
     try:
-        with warnings.catch_warnings():
-            # A decompression bomb is refused, not merely warned about.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(upload, formats=list(IMAGE_FORMATS)) as image:
-                image_format = image.format
-                image.verify()
-            upload.seek(0)
-            # verify() checks structure only; decoding proves the pixels are really there.
-            with Image.open(upload, formats=[image_format]) as image:
-                image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
-                image.load()
+        with Image.open(upload, formats=list(IMAGE_FORMATS)) as image:
+            image_format, (width, height) = image.format, image.size
+            # Pillow only refuses past twice its bound (and warns below that); we refuse at the bound.
+            if width * height > Image.MAX_IMAGE_PIXELS:
+                raise _refuse(name, f"the image has too many pixels ({width}x{height}).")
+            image.verify()
+        upload.seek(0)
+        # verify() checks structure only; decoding proves the pixels are really there.
+        with Image.open(upload, formats=[image_format]) as image:
+            image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
+            image.load()
+    except InvalidInput:
+        raise
     except UnidentifiedImageError as exc:
         raise _refuse(name, f"its content is not an accepted image ({accepted}) nor a PDF.") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise _refuse(name, "the image has too many pixels.") from exc
     except Exception as exc:  # truncated or corrupt data surfaces as OSError, SyntaxError, ValueError...
         raise _refuse(name, f"the image could not be decoded ({type(exc).__name__}).") from exc

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from PIL import Image
 
 from tests.clinic.factories import (
     AccountFactory,
@@ -103,6 +104,8 @@ def test_a_path_in_the_client_name_is_dropped(member_api, media_root):
         ("photo.jpg", b"MZ\x90\x00" + b"\x00" * 200, "executable program"),
         ("photo.jpg", b"Just some text, honestly a photo.\n" * 10, "not an accepted image"),
         ("scan.png", image_bytes("PNG")[:60], "could not be decoded"),
+        ("scan.jpg", image_bytes("JPEG", (300, 300), noise=True)[:4000], "could not be decoded"),
+        ("scan.heic", image_bytes("HEIF", (300, 300), noise=True)[:2000], "could not be decoded"),
         ("labs.pdf", b"%PDF-1.7\n this is not really a PDF\n", "could not be read"),
         ("anim.gif", image_bytes("GIF"), "not an accepted image"),
         ("empty.jpg", b"", "empty"),
@@ -119,6 +122,16 @@ def test_content_that_is_not_an_accepted_image_or_pdf_is_refused_saying_why(
     assert why in body["errors"]["file"][0]
     assert not Attachment.objects.exists()
     assert stored_files(media_root) == []
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("bound", [500, 1000])  # 1200 pixels: past Pillow's hard limit (2x); past 1x only
+def test_an_image_with_too_many_pixels_is_refused(monkeypatch, member_api, bound):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", bound)
+
+    response = post_file(member_api, "bomb.png", image_bytes("PNG", size=(40, 30)))
+
+    assert response.status_code == 400 and "too many pixels" in response.json()["message"]
 
 
 def test_a_type_left_out_of_the_setting_is_refused(settings, member_api):
