@@ -199,6 +199,16 @@ VISIT_SUMMARY_PAGE_SIZE = env("VISIT_SUMMARY_PAGE_SIZE", default="Letter")
 
 # --- Dashboard -------------------------------------------------------------------------------
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=2)
+# A provider acts on the oldest patients: each queue shows this many rows and the total count.
+QUEUE_PAGE_SIZE = env.int("QUEUE_PAGE_SIZE", default=25)
+# Past this fraction of the room's max waiting time a waiting patient is shown as urgent.
+QUEUE_WAIT_WARNING_FRACTION = env.float("QUEUE_WAIT_WARNING_FRACTION", default=0.75)
+CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
+    "task": "visits.tasks.close_overdue_visits",
+    "schedule": 30.0,
+    # A run that could not start within its period is superseded by the next one.
+    "options": {"expires": 25},
+}
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
 
 LOGGING = {

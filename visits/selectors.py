@@ -165,6 +165,7 @@ def provider_queue_page(*, provider: Provider, visit_type: int, limit: int) -> l
         _provider_queue(provider=provider)
         .filter(type=visit_type)
         .select_related("member", "intake", "room")
+        .prefetch_related("intake__attachments")
         .annotate(licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence))
         .order_by("created", "id")[:limit]
     )

@@ -1,10 +1,12 @@
 """Intakes and the visit lifecycle. Every status change is one conditional write plus one event row."""
 
 import datetime as dt
+import functools
 import json
+import operator
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -516,3 +518,80 @@ def visit_update(
     return appointment_update(
         account=account, actor=actor, visit_id=visit_id, start=start, end=end, provider_id=provider_id
     )
+
+
+# --- max waiting time ------------------------------------------------------------------------------------
+
+OVERDUE_BATCH_SIZE = 1000
+
+
+def _overdue_filter(*, now: dt.datetime) -> Q | None:
+    """Waiting past the room's limit, as one OR term per distinct limit (a handful across all rooms):
+    plain comparisons that every database runs and the queue index serves."""
+    limits = (
+        Room.objects.filter(max_waiting_time__isnull=False)
+        .order_by()
+        .values_list("max_waiting_time", flat=True)
+        .distinct()
+    )
+    terms = [
+        Q(room__max_waiting_time=seconds, created__lt=now - dt.timedelta(seconds=seconds))
+        for seconds in limits
+    ]
+    return functools.reduce(operator.or_, terms) if terms else None
+
+
+def _overdue_pick_sql(*, overdue: Q, batch_size: int) -> tuple[str, tuple]:
+    """SELECT of the ids of one batch of overdue queue visits, locked unless another run holds them."""
+    pick = (
+        Visit.objects.queued()
+        .filter(overdue)
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .values("id")[:batch_size]
+    )
+    return pick.query.sql_with_params()
+
+
+def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OVERDUE_BATCH_SIZE) -> int:
+    """Close, by the system, every walk-in and e-consult still waiting past its room's max_waiting_time.
+
+    Per batch one UPDATE ... WHERE status=10 ... RETURNING id, and one event row for exactly the ids it
+    returned. SKIP LOCKED lets two runs share the work; a provider's accept that got the row first wins,
+    and one that comes second finds status 40 and is told so. Returns how many visits were closed."""
+    now = now or timezone.now()
+    overdue = _overdue_filter(now=now)
+    if overdue is None:
+        return 0
+    table = Visit._meta.db_table
+    closed = 0
+    while True:
+        with transaction.atomic():
+            pick_sql, pick_params = _overdue_pick_sql(overdue=overdue, batch_size=batch_size)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET status = %s, close_reason = %s, closed_by_id = NULL, modified = %s "
+                    f"WHERE status = %s AND id IN ({pick_sql}) RETURNING id",
+                    (
+                        VisitStatus.CANCELLED,
+                        CloseReason.MAX_WAITING_TIME_REACHED,
+                        now,
+                        VisitStatus.WAITING,
+                        *pick_params,
+                    ),
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            VisitEvent.objects.bulk_create(
+                VisitEvent(
+                    visit_id=visit_id,
+                    from_status=VisitStatus.WAITING,
+                    to_status=VisitStatus.CANCELLED,
+                    actor=None,
+                    reason=CloseReason.MAX_WAITING_TIME_REACHED,
+                    created=now,
+                )
+                for visit_id in ids
+            )
+        closed += len(ids)
+        if not ids:
+            return closed

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from visits import attachments, summaries
+from visits.services import visits_close_overdue
 
 
 @shared_task(
@@ -43,3 +44,15 @@ def build_summary_export(export_id: str) -> str | None:
     """Zip the summaries of a bulk export, counting progress as it goes."""
     export = summaries.export_build(export_id=export_id)
     return export.status if export else None
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=25,
+    time_limit=30,
+)
+def close_overdue_visits() -> int:
+    """Beat, every 30 s: the system closes queue visits that waited past their room's max waiting time."""
+    return visits_close_overdue()

@@ -1,0 +1,239 @@
+"""The provider dashboard: live queues, accepting and finishing visits, and the visit page."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render, resolve_url
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from visits import selectors, services
+from visits.dashboard_forms import VisitCloseForm, VisitCompleteForm
+from visits.html import sanitise_html
+from visits.models import VisitType
+
+DASHBOARD = "visits/dashboard.html"
+# Sent after the provider's own accept/complete/close: the queues, "In progress" and "Today" reload.
+VISITS_CHANGED = "visits-changed"
+
+
+def provider_required(view):
+    """Logged-in providers who may accept visits. An htmx request whose session expired reloads the
+    whole page into the login form rather than swapping the login page into a queue."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            if request.htmx:
+                page = request.htmx.current_url_abs_path or resolve_url("visits:dashboard")
+                login = resolve_url(settings.LOGIN_URL)
+                return HttpResponseClientRedirect(f"{login}?{urlencode({'next': page})}")
+            return redirect_to_login(request.get_full_path())
+        if not (user.is_provider and user.has_perm("visits.accept_visit")):
+            raise PermissionDenied("The dashboard is for providers.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _wait_level(waited: int, limit: int | None) -> str:
+    if not limit:
+        return "ok"
+    if waited >= limit:
+        return "overdue"
+    return "warning" if waited >= limit * settings.QUEUE_WAIT_WARNING_FRACTION else "ok"
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _queue_rows(visits, *, now) -> list:
+    """What a row shows besides the visit: time waited so far and how close it is to the room's limit."""
+    for visit in visits:
+        limit = visit.room.max_waiting_time
+        visit.waited = max(int((now - visit.created).total_seconds()), 0)
+        visit.waited_display = _duration(visit.waited)
+        visit.limit_display = _duration(limit) if limit else ""
+        visit.wait_percent = min(100, visit.waited * 100 // limit) if limit else 0
+        visit.wait_level = _wait_level(visit.waited, limit)
+        custom = visit.intake.custom if visit.intake else {}
+        visit.custom_fields = [
+            (name.removeprefix("custom_").replace("_", " "), v) for name, v in custom.items()
+        ]
+    return visits
+
+
+def _queues_context(provider, state: selectors.QueueState) -> dict:
+    now = timezone.now()
+    limit = settings.QUEUE_PAGE_SIZE
+    walkins = selectors.provider_queue_page(provider=provider, visit_type=VisitType.WALKIN, limit=limit)
+    econsults = selectors.provider_queue_page(provider=provider, visit_type=VisitType.ECONSULT, limit=limit)
+    return {
+        "queue": state,
+        "walkins": _queue_rows(walkins, now=now),
+        "econsults": _queue_rows(econsults, now=now),
+        "refresh_seconds": settings.QUEUE_REFRESH_SECONDS,
+        # A poll that hangs longer than two periods counts as a lost connection.
+        "refresh_timeout_ms": settings.QUEUE_REFRESH_SECONDS * 2000,
+        "warn_fraction": settings.QUEUE_WAIT_WARNING_FRACTION,
+    }
+
+
+def _card(visit, *, data=None, error: str = "", form_name: str = "") -> dict:
+    return {
+        "visit": visit,
+        "complete_form": VisitCompleteForm(data if form_name == "complete" else None, visit_id=visit.pk),
+        "close_form": VisitCloseForm(data if form_name == "close" else None, visit_id=visit.pk),
+        "error": error,
+    }
+
+
+def _in_progress_context(provider) -> dict:
+    return {"cards": [_card(visit) for visit in selectors.provider_in_progress(provider=provider)]}
+
+
+def _today_context(provider) -> dict:
+    return {"today": selectors.provider_visits_today(provider=provider, now=timezone.now())}
+
+
+def _render(request, template: str, context: dict, **kwargs) -> HttpResponse:
+    provider = request.user.provider
+    with timezone.override(provider.time_zone):
+        return render(request, template, {"provider": provider, **context}, **kwargs)
+
+
+@require_GET
+@provider_required
+def dashboard(request):
+    provider = request.user.provider
+    # The version is read before the rows: a change in between shows as a new version at the next poll.
+    state = selectors.provider_queue_state(provider=provider)
+    context = {
+        **_queues_context(provider, state),
+        **_in_progress_context(provider),
+        **_today_context(provider),
+    }
+    return _render(request, DASHBOARD, context)
+
+
+@require_GET
+@provider_required
+def queues(request):
+    """The poll: 204 and no body while the queues are unchanged since the version the page holds."""
+    provider = request.user.provider
+    state = selectors.provider_queue_state(provider=provider)
+    if request.GET.get("v") == state.version:
+        return HttpResponse(status=204)
+    return _render(request, f"{DASHBOARD}#queues", _queues_context(provider, state))
+
+
+@require_GET
+@provider_required
+def in_progress(request):
+    return _render(request, f"{DASHBOARD}#in_progress", _in_progress_context(request.user.provider))
+
+
+@require_GET
+@provider_required
+def today(request):
+    return _render(request, f"{DASHBOARD}#today", _today_context(request.user.provider))
+
+
+def _changed() -> HttpResponse:
+    """The acted-on row or card goes away (an empty swap); the sections listening reload."""
+    return trigger_client_event(HttpResponse(""), VISITS_CHANGED)
+
+
+@require_POST
+@provider_required
+def accept(request, visit_id: int):
+    try:
+        services.visit_accept(account=request.user.account, actor=request.user, visit_id=visit_id)
+    except (Conflict, NotAllowed, NotFound) as exc:
+        # Shown in place of the row; the row itself goes at the next poll.
+        return _render(request, "visits/_queue_message.html", {"visit_id": visit_id, "message": str(exc)})
+    return _changed()
+
+
+def _card_after_error(request, visit_id: int, *, form_name: str, error: str = "") -> HttpResponse:
+    try:
+        visit = selectors.visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    except NotFound:
+        return _changed()
+    return _render(
+        request,
+        f"{DASHBOARD}#in_progress_card",
+        {"card": _card(visit, data=request.POST, error=error, form_name=form_name)},
+    )
+
+
+@require_POST
+@provider_required
+def complete(request, visit_id: int):
+    form = VisitCompleteForm(request.POST, visit_id=visit_id)
+    if not form.is_valid():
+        return _card_after_error(request, visit_id, form_name="complete")
+    try:
+        services.visit_complete(
+            account=request.user.account,
+            actor=request.user,
+            visit_id=visit_id,
+            notes=form.cleaned_data["notes"],
+        )
+    except (Conflict, NotAllowed, NotFound) as exc:
+        return _card_after_error(request, visit_id, form_name="complete", error=str(exc))
+    return _changed()
+
+
+@require_POST
+@provider_required
+def close(request, visit_id: int):
+    form = VisitCloseForm(request.POST, visit_id=visit_id)
+    if not form.is_valid():
+        return _card_after_error(request, visit_id, form_name="close")
+    try:
+        services.visit_close(
+            account=request.user.account,
+            actor=request.user,
+            visit_id=visit_id,
+            reason=form.cleaned_data["reason"],
+        )
+    except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
+        return _card_after_error(request, visit_id, form_name="close", error=str(exc))
+    return _changed()
+
+
+@require_GET
+@login_required
+@permission_required("visits.view_visit", raise_exception=True)
+def visit_detail(request, visit_id: int):
+    user = request.user
+    try:
+        visit = selectors.visit_get(account=user.account, user=user, visit_id=visit_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    zone = user.provider.time_zone if user.is_provider else visit.room.time_zone
+    context = {
+        "visit": visit,
+        "events": selectors.visit_events(visit=visit),
+        # Stored sanitised; cleaned again here because this page marks it safe.
+        "notes_html": mark_safe(sanitise_html(visit.notes)),
+        "custom_fields": [
+            (name.removeprefix("custom_").replace("_", " "), value)
+            for name, value in (visit.intake.custom if visit.intake else {}).items()
+        ],
+        "zone": zone,
+    }
+    with timezone.override(zone):
+        return render(request, "visits/visit_detail.html", context)
