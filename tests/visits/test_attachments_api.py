@@ -451,3 +451,18 @@ def test_a_file_missing_from_storage_is_404_not_500(member_api, attached):
     response = member_api.get(f"files/{attached.pk}")
 
     assert response.status_code == 404 and response.json()["code"] == 404
+
+
+def test_an_upload_spooled_to_a_temporary_file_is_checked_and_stored_the_same(
+    settings, member_api, media_root
+):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # past this Django writes the upload to a temporary file
+    data = image_bytes("JPEG", size=(300, 300), noise=True)
+    assert len(data) > 1024
+
+    response = post_file(member_api, "big.jpg", data)
+
+    assert response.status_code == 201 and response.json()["data"]["type"] == "image/jpeg"
+    [stored] = stored_files(media_root)
+    assert stored.read_bytes() == data
+    assert post_file(member_api, "big.jpg", ELF_HEADER * 20).status_code == 400
