@@ -157,3 +157,43 @@ def test_the_includes_cost_no_query_per_row(account, room, member, django_assert
             badge = render_to_string("visits/_attachment_badge.html", {"intake": visit.intake})
             gallery = render_to_string("visits/_attachment_gallery.html", {"intake": visit.intake})
             assert "2 attachments" in badge and "labs.pdf" in gallery
+
+
+# --- on the provider's pages ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queued(account, room, member, intake):
+    visit = VisitFactory(account=account, room=room, intake=intake, member=member)
+    stored_attachment(user=member.user, intake=intake, name="rash.jpg", data=image_bytes("JPEG"))
+    stored_attachment(user=member.user, intake=intake, name="labs.pdf", data=pdf_bytes())
+    return visit
+
+
+def test_the_queue_row_shows_a_paperclip_with_the_count(client, provider, queued):
+    client.force_login(provider.user)
+
+    html = client.get(reverse("visits:dashboard")).content.decode()
+
+    assert 'title="2 attachments"' in html
+
+
+def test_the_visit_page_shows_thumbnails_and_pdf_links(client, provider, queued):
+    client.force_login(provider.user)
+    photo, pdf = queued.intake.attachments.all()
+
+    html = client.get(reverse("visits:detail", args=[queued.pk])).content.decode()
+
+    assert f'src="{reverse("visits:attachment-thumbnail", args=[photo.pk])}"' in html
+    assert f'href="{reverse("visits:attachment", args=[pdf.pk])}"' in html and "labs.pdf" in html
+
+
+@pytest.mark.browser
+def test_a_provider_sees_the_thumbnail_render_in_the_browser(staff_page, provider, queued):
+    page = staff_page(provider.user)
+    page.goto(reverse("visits:detail", args=[queued.pk]))
+
+    thumbnail = page.locator(".attachment-gallery img")
+    thumbnail.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert page.locator(".attachment-gallery a", has_text="labs.pdf").count() == 1
