@@ -248,11 +248,10 @@ def attachments_attach(*, account: Account, actor: User, intake: Intake, attachm
         except ValueError as exc:
             raise InvalidInput.field("attachments", f"{raw[:64]!r} is not a file id.") from exc
     with transaction.atomic():
-        # Locked: the clean-up task skips locked rows, so a file being attached is never removed under us.
-        found = {
-            a.pk: a
-            for a in _attachable_by(account=account, actor=actor).select_for_update().filter(pk__in=wanted)
-        }
+        # Locked (in id order, so two requests never deadlock): the clean-up task skips locked rows,
+        # so a file being attached is never removed under us.
+        rows = _attachable_by(account=account, actor=actor).select_for_update().filter(pk__in=wanted)
+        found = {a.pk: a for a in rows.order_by("pk")}
         unknown = [raw for pk, raw in wanted.items() if pk not in found]
         if unknown:
             raise InvalidInput(
