@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import uuid
 import zipfile
+import zoneinfo
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,7 +41,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 from clinic.errors import NotAllowed, NotFound
-from clinic.models import Account, User
+from clinic.models import Account, Room, User
 from visits.html import sanitise_html
 from visits.models import (
     QUEUE_TYPES,
@@ -524,6 +525,14 @@ class RoomWait:
     median: dt.timedelta
     p90: dt.timedelta
 
+    @property
+    def median_display(self) -> str:
+        return format_duration(self.median)
+
+    @property
+    def p90_display(self) -> str:
+        return format_duration(self.p90)
+
 
 def wait_stats(visits: QuerySet[Visit]) -> list[RoomWait]:
     """Median and 90th percentile wait by room for the walk-ins and e-consults of `visits` that were
@@ -579,6 +588,12 @@ def _as_datetime(value) -> dt.datetime:
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def admin_zone(*, account: Account, room=None) -> zoneinfo.ZoneInfo:
+    """The zone the admin's date filters are read in: the chosen room's, else the account's first room's."""
+    room = room or Room.objects.for_account(account).order_by("code").first()
+    return room.zone if room else zoneinfo.ZoneInfo("UTC")
+
+
 ADMIN_SORTS = {
     "start": ("start", "created"),
     "patient": ("member__last_name", "member__first_name"),
@@ -607,7 +622,7 @@ def admin_visit_search(
     if not user.has_perm("visits.view_all_visits"):
         raise NotAllowed("Only clinic admins search all visits.")
     visits = Visit.objects.for_account(account)
-    zone = zone or dt.UTC
+    zone = zone or zoneinfo.ZoneInfo("UTC")
     if date_from:
         visits = visits.filter(start__gte=dt.datetime.combine(date_from, dt.time(), tzinfo=zone))
     if date_to:
@@ -634,6 +649,13 @@ def admin_visit_search(
     descending = sort.startswith("-") if key in ADMIN_SORTS else True
     order = [f"-{f}" if descending else f for f in fields]
     return visits.order_by(*order, "-id")
+
+
+def row_wait(visit: Visit) -> dt.timedelta | None:
+    """The wait of one row of a `with_wait` queryset (SQLite returns the subqueries as strings)."""
+    if visit.type not in QUEUE_TYPES or not visit.queued_at or not visit.started_at:
+        return None
+    return _as_datetime(visit.started_at) - _as_datetime(visit.queued_at)
 
 
 def status_counts(visits: QuerySet[Visit]) -> dict[str, int]:

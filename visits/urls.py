@@ -1,6 +1,6 @@
 from django.urls import path
 
-from visits import attachment_views, views
+from visits import admin_views, attachment_views, views
 
 app_name = "visits"
 
@@ -26,4 +26,34 @@ urlpatterns += [
     path("dashboard/visits/<int:visit_id>/accept/", views.accept, name="accept"),
     path("dashboard/visits/<int:visit_id>/complete/", views.complete, name="complete"),
     path("dashboard/visits/<int:visit_id>/close/", views.close, name="close"),
+]
+
+# The clinic admin's visits page, PDF summaries and bulk exports ("admin/" is Django's admin site).
+urlpatterns += [
+    path("manage/visits/", admin_views.admin_visits, name="admin-visits"),
+    path("manage/visits/downloads/", admin_views.admin_downloads, name="admin-downloads"),
+    path("manage/visits/export/", admin_views.admin_export_create, name="admin-export"),
+    path(
+        "manage/visits/exports/<uuid:export_id>/", admin_views.admin_export_status, name="admin-export-status"
+    ),
+    path(
+        "manage/visits/exports/<uuid:export_id>/download/",
+        admin_views.admin_export_download,
+        name="admin-export-download",
+    ),
+    path(
+        "manage/visits/<int:visit_id>/summary/",
+        admin_views.admin_summary_request,
+        name="admin-summary-request",
+    ),
+    path(
+        "manage/visits/<int:visit_id>/summary/status/",
+        admin_views.admin_summary_status,
+        name="admin-summary-status",
+    ),
+    path(
+        "manage/visits/<int:visit_id>/summary.pdf",
+        admin_views.admin_summary_download,
+        name="admin-summary-download",
+    ),
 ]

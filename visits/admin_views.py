@@ -1,0 +1,190 @@
+"""The clinic admin's visits page: find visits, download their PDF summaries, export them in bulk."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.errors import NotAllowed, NotFound
+from visits import summaries
+from visits.admin_forms import VisitFilterForm
+from visits.models import SummaryExport, VisitSummary
+
+PAGE = "visits/admin_visits.html"
+PAGE_SIZE = 25
+# How often the page asks whether a PDF or a ZIP is ready.
+POLL_SECONDS = 1
+SORT_COLUMNS = [
+    ("start", "Time"),
+    ("patient", "Patient"),
+    ("room", "Room"),
+    ("provider", "Provider"),
+    ("type", "Type"),
+    ("status", "Status"),
+]
+
+
+def admins_only(view):
+    return login_required(permission_required("visits.view_all_visits", raise_exception=True)(view))
+
+
+def _form(request, data):
+    return VisitFilterForm(data, account=request.user.account, results_url=reverse("visits:admin-visits"))
+
+
+def _filtered(request, form):
+    kwargs = form.search_kwargs()
+    zone = summaries.admin_zone(account=request.user.account, room=kwargs["room"])
+    visits = summaries.admin_visit_search(
+        account=request.user.account, user=request.user, zone=zone, **kwargs
+    )
+    return visits, zone
+
+
+def _cell(visit, summary: VisitSummary | None) -> dict:
+    if summaries.summary_is_current(summary=summary, visit=visit):
+        state = "ready"
+    elif summary is not None and summary.status in (VisitSummary.Status.PENDING, VisitSummary.Status.FAILED):
+        state = summary.status
+    else:
+        state = "none"
+    return {"visit": visit, "state": state, "poll_seconds": POLL_SECONDS}
+
+
+@require_GET
+@admins_only
+def admin_visits(request):
+    form = _form(request, request.GET)  # every filter is optional: no parameters lists all visits
+    context = {"form": form, "poll_seconds": POLL_SECONDS}
+    if form.is_valid():
+        visits, zone = _filtered(request, form)
+        page = Paginator(summaries.with_wait(visits.with_related()), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        summaries_of = summaries.summaries_by_visit(v.pk for v in page.object_list)
+        for visit in page.object_list:
+            visit.local_start = summaries.format_local(visit.start or visit.created, visit.room.zone)
+            visit.wait_display = summaries.format_duration(summaries.row_wait(visit))
+        context.update(
+            page=page,
+            rows=[_cell(v, summaries_of.get(v.pk)) for v in page.object_list],
+            zone=zone,
+            counts=summaries.status_counts(visits),
+            total=page.paginator.count,
+            waits=summaries.wait_stats(visits),
+            sort=form.cleaned_data.get("sort") or "-start",
+            sort_columns=SORT_COLUMNS,
+            export_limit=summaries.EXPORT_MAX_VISITS,
+        )
+    if request.htmx:
+        return render(request, f"{PAGE}#results", context)
+    return render(request, PAGE, context)
+
+
+def _summary_visit(request, visit_id):
+    try:
+        return summaries.summary_visit_for(account=request.user.account, user=request.user, visit_id=visit_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+
+
+@require_POST
+@admins_only
+def admin_summary_request(request, visit_id: int):
+    """The row's "Download PDF": start the render; the cell then polls until the link is there."""
+    visit = _summary_visit(request, visit_id)
+    summary = summaries.summary_request(visit=visit)
+    return render(request, "visits/_admin_summary_cell.html", _cell(visit, summary))
+
+
+@require_GET
+@admins_only
+def admin_summary_status(request, visit_id: int):
+    visit = _summary_visit(request, visit_id)
+    return render(request, "visits/_admin_summary_cell.html", _cell(visit, summaries.summary_of(visit)))
+
+
+@require_GET
+@admins_only
+def admin_summary_download(request, visit_id: int):
+    try:
+        state = summaries.summary_fetch(account=request.user.account, user=request.user, visit_id=visit_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except NotAllowed as exc:
+        messages.error(request, exc.message)
+        return redirect("visits:admin-visits")
+    if not state.ready:
+        messages.info(request, f"The summary of visit #{visit_id} is being rendered; try again in a moment.")
+        return redirect("visits:admin-visits")
+    summaries.summary_download_record(account=request.user.account, visit=state.visit, user=request.user)
+    return FileResponse(
+        state.summary.file.open("rb"),
+        as_attachment=True,
+        filename=summaries.download_file_name(state.visit),
+        content_type="application/pdf",
+    )
+
+
+def _export_context(export: SummaryExport) -> dict:
+    percent = export.done * 100 // export.total if export.total else 100
+    return {"export": export, "percent": percent, "poll_seconds": POLL_SECONDS}
+
+
+@require_POST
+@admins_only
+def admin_export_create(request):
+    """Export the visits the filters match (the form's fields come along with the button)."""
+    form = _form(request, request.POST)
+    if not form.is_valid():
+        return render(request, "visits/_admin_export.html", {"error": "Fix the filters first."})
+    visits, _ = _filtered(request, form)
+    try:
+        export = summaries.export_create(
+            account=request.user.account,
+            actor=request.user,
+            visit_ids=list(visits.values_list("pk", flat=True)[: summaries.EXPORT_MAX_VISITS]),
+            filters={k: str(v) for k, v in form.search_kwargs().items() if v not in (None, "")},
+        )
+    except NotAllowed as exc:
+        return render(request, "visits/_admin_export.html", {"error": exc.message})
+    return render(request, "visits/_admin_export.html", _export_context(export))
+
+
+def _export(request, export_id):
+    try:
+        return summaries.export_get(account=request.user.account, export_id=export_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+
+
+@require_GET
+@admins_only
+def admin_export_status(request, export_id):
+    return render(request, "visits/_admin_export.html", _export_context(_export(request, export_id)))
+
+
+@require_GET
+@admins_only
+def admin_export_download(request, export_id):
+    export = _export(request, export_id)
+    if export.status != SummaryExport.Status.READY:
+        raise Http404("The export is not ready.")
+    return FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=summaries.export_file_name(export),
+        content_type="application/zip",
+    )
+
+
+@require_GET
+@admins_only
+def admin_downloads(request):
+    """Who downloaded which visit's summary, and when."""
+    downloads = summaries.recent_downloads(account=request.user.account, user=request.user)
+    page = Paginator(downloads, 50).get_page(request.GET.get("page"))
+    return render(request, "visits/admin_visits_downloads.html", {"page": page})
