@@ -7,6 +7,7 @@ from django.db import transaction
 
 from clinic.models import Account, Consultation, Member, Provider, ProviderLicense, Room, User
 from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PROVIDER, ensure_role_groups
+from scheduling.models import WorkingHours
 
 DEMO_PASSWORD = "demo"
 
@@ -64,6 +65,15 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
         provider.rooms.add(room)
         for state in states:
             ProviderLicense.objects.get_or_create(provider=provider, state=state)
+        for weekday in range(5):  # Monday to Friday, 09:00-17:00 in the provider's zone
+            WorkingHours.objects.get_or_create(
+                account=account,
+                provider=provider,
+                room=room,
+                weekday=weekday,
+                start_time=dt.time(9),
+                defaults={"end_time": dt.time(17)},
+            )
     _user(account, "frontdesk", "Frank", "Desk", groups[FRONT_DESK])
     _user(account, "admin", "Ada", "Admin", groups[CLINIC_ADMIN])
     patient = _user(account, "pat.jones", "Pat", "Jones")

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinic.errors import InvalidInput, NotFound
-from clinic.models import Account, Consultation, Provider, Room
+from clinic.models import Account, Consultation, Member, Provider, Room
 from clinic.selectors import room_get
 from scheduling import intervals
 from scheduling.models import ScheduleException, WorkingHours
@@ -327,3 +327,16 @@ def availability_for(
         provider_id=provider_id,
         location=location,
     )
+
+
+def members_matching(*, account: Account, query: str, limit: int = 10) -> QuerySet[Member]:
+    """Patients by name, code or phone (four or more digits match inside the stored E.164 number)."""
+    query = query.strip()
+    digits = "".join(ch for ch in query if ch.isdigit())
+    terms = Q(code__iexact=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
+    parts = query.split()
+    if len(parts) == 2:
+        terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
+    if len(digits) >= 4:
+        terms |= Q(phone__contains=digits)
+    return Member.objects.for_account(account).filter(terms).order_by("last_name", "first_name")[:limit]

@@ -125,9 +125,15 @@ def appointment_book(
         )
     if visit_group_id:
         return _book_seat(
-            account=account, actor=actor, room=room, intake=intake, member=member,
-            visit_group_id=visit_group_id, start=start, end=end,
-        )  # fmt: skip
+            account=account,
+            actor=actor,
+            room=room,
+            intake=intake,
+            member=member,
+            visit_group_id=visit_group_id,
+            start=start,
+            end=end,
+        )
     consultation = _slot_consultation(
         room=room, intake=intake, consultation_id=consultation_id, start=start, end=end
     )

@@ -1,5 +1,17 @@
-from django.urls import path  # noqa: F401  (pages are added below by their features)
+from django.urls import path
+
+from scheduling import views
 
 app_name = "scheduling"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.booking, name="booking"),
+    path("pick/", views.pick, name="pick"),
+    path("book/", views.book, name="book"),
+    path("patients/", views.patient_search, name="patients"),
+    path("patients/new/", views.patient_create, name="patient-create"),
+    path("day/", views.day_view, name="day"),
+    path("appointments/<int:visit_id>/reschedule/", views.reschedule, name="reschedule"),
+    path("appointments/<int:visit_id>/cancel/", views.cancel, name="cancel"),
+    path("hours/", views.hours, name="hours"),
+]

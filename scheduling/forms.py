@@ -1,0 +1,134 @@
+"""Forms of the front desk's booking pages and the clinic admin's hours page. Rules stay in services."""
+
+import datetime as dt
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.utils import timezone
+
+from clinic.models import US_STATE_CHOICES, Consultation, Provider, Room
+from scheduling.models import ScheduleException, Weekday
+
+
+def _no_form_tag(*, submit: str | None = None) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False
+    helper.disable_csrf = True
+    if submit:
+        helper.add_input(Submit("submit", submit))
+    return helper
+
+
+class ProviderChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Provider) -> str:
+        return obj.display_name
+
+
+class SlotSearchForm(forms.Form):
+    """Room, consultation, provider or any, and a day: what the free slots are listed for."""
+
+    room = forms.ModelChoiceField(queryset=Room.objects.none(), empty_label=None)
+    consultation = forms.ModelChoiceField(queryset=Consultation.objects.none(), empty_label=None)
+    provider = ProviderChoiceField(
+        queryset=Provider.objects.none(), required=False, empty_label="Any provider"
+    )
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data=None, *, account, **kwargs):
+        super().__init__(data, **kwargs)
+        rooms = Room.objects.for_account(account).filter(appointments_enabled=True)
+        self.fields["room"].queryset = rooms
+        room = self._chosen_room(rooms)
+        self.room = room
+        self.fields["consultation"].queryset = Consultation.objects.filter(room=room, active=True, capacity=1)
+        self.fields["provider"].queryset = (
+            Provider.objects.for_account(account).in_room(room).select_related("user")
+            if room
+            else Provider.objects.none()
+        )
+        if room is not None:
+            self.fields["room"].initial = room.pk
+            self.fields["day"].initial = timezone.now().astimezone(room.zone).date()
+        self.helper = _no_form_tag()
+
+    def _chosen_room(self, rooms) -> Room | None:
+        wanted = (self.data or {}).get("room") or self.initial.get("room")
+        room = rooms.filter(pk=wanted).first() if str(wanted or "").isdigit() else None
+        return room or rooms.first()
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label="Patient", min_length=2, max_length=100)
+
+
+class PatientCreateForm(forms.Form):
+    code = forms.CharField(label="Patient code", max_length=128)
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    dob = forms.DateField(
+        label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    phone = forms.CharField(required=False, max_length=40)
+    state = forms.ChoiceField(choices=[("", "—"), *US_STATE_CHOICES], required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _no_form_tag()
+
+
+class BookForm(forms.Form):
+    """The slot picked (the search form's fields travel beside it, to list fresh slots afterwards)."""
+
+    start = forms.IntegerField(widget=forms.HiddenInput)
+    book_provider = forms.IntegerField(required=False, min_value=0, help_text="0: to be decided.")
+    member = forms.CharField(max_length=128, error_messages={"required": "Choose the patient."})
+
+
+class RescheduleForm(forms.Form):
+    start = forms.IntegerField()
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=200, error_messages={"required": "Say why it is cancelled."})
+
+
+class DayForm(forms.Form):
+    room = forms.ModelChoiceField(queryset=Room.objects.none(), empty_label=None)
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data=None, *, rooms, **kwargs):
+        super().__init__(data, **kwargs)
+        self.fields["room"].queryset = rooms
+        self.helper = _no_form_tag()
+
+
+class WorkingHoursForm(forms.Form):
+    room = forms.ModelChoiceField(queryset=Room.objects.none(), empty_label=None)
+    weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int)
+    start_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(
+        widget=forms.TimeInput(attrs={"type": "time"}), help_text="Not after the start: ends the next day."
+    )
+
+    def __init__(self, *args, rooms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["room"].queryset = rooms
+        self.helper = _no_form_tag(submit="Add hours")
+
+
+class ScheduleExceptionForm(forms.Form):
+    kind = forms.ChoiceField(choices=ScheduleException.Kind.choices)
+    room = forms.ModelChoiceField(queryset=Room.objects.none(), required=False, empty_label="Every room")
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(initial=dt.time(0), widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(
+        initial=dt.time(0), widget=forms.TimeInput(attrs={"type": "time"}), help_text="00:00-00:00: all day."
+    )
+    note = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, rooms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["room"].queryset = rooms
+        self.helper = _no_form_tag(submit="Add exception")
