@@ -25,11 +25,16 @@ class ProviderChoiceField(forms.ModelChoiceField):
         return obj.display_name
 
 
+class ConsultationChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Consultation) -> str:
+        return obj.description
+
+
 class SlotSearchForm(forms.Form):
     """Room, consultation, provider or any, and a day: what the free slots are listed for."""
 
     room = forms.ModelChoiceField(queryset=Room.objects.none(), empty_label=None)
-    consultation = forms.ModelChoiceField(queryset=Consultation.objects.none(), empty_label=None)
+    consultation = ConsultationChoiceField(queryset=Consultation.objects.none(), empty_label=None)
     provider = ProviderChoiceField(
         queryset=Provider.objects.none(), required=False, empty_label="Any provider"
     )
