@@ -9,7 +9,9 @@ import io
 import json
 import logging
 import re
+import threading
 import uuid
+from contextlib import contextmanager
 
 import pillow_heif
 from django.conf import settings
@@ -17,7 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 
 from clinic.errors import InvalidInput, NotFound, ServiceError
@@ -122,20 +124,27 @@ def _check_pdf(upload: UploadedFile, name: str) -> None:
         raise _refuse(name, "the PDF has no pages.")
 
 
+_truncation_lock = threading.Lock()
+
+
+@contextmanager
+def _truncated_images_refused():
+    """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import, which would let a
+    truncated upload decode as grey; the check turns it off meanwhile (one check at a time, so the
+    saved value is always the original)."""
+    with _truncation_lock:
+        saved, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
 def _check_image(upload: UploadedFile, name: str) -> tuple[str, str]:
     accepted = ", ".join(sorted({ext.upper() for _, ext in IMAGE_FORMATS.values()}))
     try:
-        with Image.open(upload, formats=list(IMAGE_FORMATS)) as image:
-            image_format, (width, height) = image.format, image.size
-            # Pillow only refuses past twice its bound (and warns below that); we refuse at the bound.
-            if width * height > Image.MAX_IMAGE_PIXELS:
-                raise _refuse(name, f"the image has too many pixels ({width}x{height}).")
-            image.verify()
-        upload.seek(0)
-        # verify() checks structure only; decoding proves the pixels are really there.
-        with Image.open(upload, formats=[image_format]) as image:
-            image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
-            image.load()
+        with _truncated_images_refused():
+            image_format = _decode(upload, name)
     except InvalidInput:
         raise
     except UnidentifiedImageError as exc:
@@ -147,6 +156,22 @@ def _check_image(upload: UploadedFile, name: str) -> tuple[str, str]:
     finally:
         upload.seek(0)
     return IMAGE_FORMATS[image_format]
+
+
+def _decode(upload: UploadedFile, name: str) -> str:
+    """Open, verify and fully decode the image; its Pillow format."""
+    with Image.open(upload, formats=list(IMAGE_FORMATS)) as image:
+        image_format, (width, height) = image.format, image.size
+        # Pillow only refuses past twice its bound (and warns below that); we refuse at the bound.
+        if width * height > Image.MAX_IMAGE_PIXELS:
+            raise _refuse(name, f"the image has too many pixels ({width}x{height}).")
+        image.verify()
+    upload.seek(0)
+    # verify() checks structure only; decoding proves the pixels are really there.
+    with Image.open(upload, formats=[image_format]) as image:
+        image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
+        image.load()
+    return image_format
 
 
 def attachment_upload(*, account: Account, actor: User, upload: UploadedFile, category: str) -> Attachment:

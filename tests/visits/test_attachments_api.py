@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from PIL import Image
+from PIL import Image, ImageFile
 
 from tests.clinic.factories import (
     AccountFactory,
@@ -132,6 +132,18 @@ def test_an_image_with_too_many_pixels_is_refused(monkeypatch, member_api, bound
     response = post_file(member_api, "bomb.png", image_bytes("PNG", size=(40, 30)))
 
     assert response.status_code == 400 and "too many pixels" in response.json()["message"]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "HEIF"])
+def test_a_truncated_image_is_refused_even_where_weasyprint_allows_them(monkeypatch, member_api, fmt):
+    # WeasyPrint sets this process-wide on import: the web process has it on.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    data = image_bytes(fmt, (300, 300), noise=True)
+
+    response = post_file(member_api, "cut.img", data[: len(data) // 2])
+
+    assert response.status_code == 400 and "could not be decoded" in response.json()["message"]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # left as it was for WeasyPrint
 
 
 def test_a_type_left_out_of_the_setting_is_refused(settings, member_api):
