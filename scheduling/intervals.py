@@ -88,32 +88,42 @@ def dated_windows(
     return [wall_clock_window(day, start, end, zone) for day in days if start_date <= day <= end_date]
 
 
-def _grid_up(t: int, step: int, zone: zoneinfo.ZoneInfo) -> int:
-    offset = int(dt.datetime.fromtimestamp(t, zone).utcoffset().total_seconds())
-    return -((-(t + offset)) // step) * step - offset
+class Grid:
+    """Slot starts every `step` seconds on a zone's local clock (09:00, 09:15, ... local)."""
 
+    def __init__(self, step: int, zone: zoneinfo.ZoneInfo):
+        self.step, self.zone = step, zone
+        self._offsets: dict[int, int] = {}
 
-def first_start(
-    free: list[Interval], length: int, step: int, earliest: int, latest_end: int, zone: zoneinfo.ZoneInfo
-) -> int | None:
-    for start, end in free:
-        if end <= earliest:
-            continue
-        t = _grid_up(max(start, earliest), step, zone)
-        if t + length <= min(end, latest_end):
-            return t
-    return None
+    def _offset(self, t: int) -> int:
+        # Offsets change only on the hour or half hour: one zone lookup per half hour touched.
+        bucket = t // 1800
+        offset = self._offsets.get(bucket)
+        if offset is None:
+            offset = int(dt.datetime.fromtimestamp(t, self.zone).utcoffset().total_seconds())
+            self._offsets[bucket] = offset
+        return offset
 
+    def up(self, t: int) -> int:
+        offset = self._offset(t)
+        return -((-(t + offset)) // self.step) * self.step - offset
 
-def aligned_starts(
-    free: list[Interval], length: int, step: int, earliest: int, latest_end: int, zone: zoneinfo.ZoneInfo
-) -> list[int]:
-    """Slot starts every `step` seconds on the local clock, each slot inside a free interval."""
-    starts: list[int] = []
-    for start, end in free:
-        start = max(start, earliest)
-        end = min(end, latest_end)
-        if end - start < length:
-            continue
-        starts.extend(range(_grid_up(start, step, zone), end - length + 1, step))
-    return starts
+    def first_start(self, free: list[Interval], length: int, earliest: int, latest_end: int) -> int | None:
+        for start, end in free:
+            if end <= earliest:
+                continue
+            t = self.up(max(start, earliest))
+            if t + length <= min(end, latest_end):
+                return t
+        return None
+
+    def starts(self, free: list[Interval], length: int, earliest: int, latest_end: int) -> list[int]:
+        """Every grid time whose slot fits inside a free interval and inside [earliest, latest_end]."""
+        out: list[int] = []
+        step = self.step
+        for start, end in free:
+            start = max(start, earliest)
+            end = min(end, latest_end)
+            if end - start >= length:
+                out.extend(range(self.up(start), end - length + 1, step))
+        return out

@@ -2,9 +2,10 @@
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import BigIntegerField, DateField, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from clinic.errors import InvalidInput, NotFound
@@ -38,6 +39,19 @@ def _ts(value: dt.datetime) -> int:
     return int(value.timestamp())
 
 
+class Epoch(Func):
+    """UNIX seconds, computed by the database: parsing thousands of timestamps in Python is the cost."""
+
+    output_field = BigIntegerField()
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS bigint)"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # '%%%%s' survives both the template and the sqlite backend's placeholder rewriting as '%s'.
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS integer)"
+        )
+
+
 def time_range(
     *, start: dt.datetime | None, end: dt.datetime | None, duration: int | None
 ) -> tuple[int | None, int | None, int]:
@@ -69,50 +83,76 @@ def default_slot_length(room: Room) -> int:
     return min(durations) if durations else room.slot_interval
 
 
+WEEKLY = "week"
+
+
 @dataclass(slots=True)
-class _Data:
-    providers: list[tuple[int, str]]
-    rules: dict[int, list[tuple[int, dt.time, dt.time]]]
-    exceptions: dict[int, list[ScheduleException]]
-    blocked: dict[int, list[intervals.Interval]]
+class _Provider:
+    zone: str
+    rules: list = field(default_factory=list)  # (weekday, start, end)
+    exceptions: list = field(default_factory=list)  # (kind, start_date, end_date, start, end)
+    held: list = field(default_factory=list)  # intervals a new slot may not start in
 
 
-def _fetch(*, room: Room, provider_id, location: str, lo: int, hi: int, exclude_visit_id=None) -> _Data:
-    """Five queries, whatever the span or the number of providers."""
+def _fetch(
+    *, room: Room, provider_id, location: str, lo: int, hi: int, exclude_visit_id=None
+) -> dict[int, _Provider]:
+    """Two queries, whatever the span or the number of providers: their hours, and their held time."""
     providers = Provider.objects.for_account(room.account_id).in_room(room)
     if provider_id:
         providers = providers.filter(pk=provider_id)
     if location:
         providers = providers.licensed_in(location)
-    provider_rows = list(providers.order_by("pk").values_list("pk", "time_zone"))
-    ids = [pk for pk, _ in provider_rows]
-    rules: dict[int, list] = {pk: [] for pk in ids}
-    exceptions: dict[int, list] = {pk: [] for pk in ids}
-    blocked: dict[int, list] = {pk: [] for pk in ids}
-    if not ids:
-        return _Data(provider_rows, rules, exceptions, blocked)
+    chosen = providers.values("pk")
 
-    for pid, weekday, start, end in WorkingHours.objects.filter(room=room, provider_id__in=ids).values_list(
-        "provider_id", "weekday", "start_time", "end_time"
-    ):
-        rules[pid].append((weekday, start, end))
-
-    # Dates are wall-clock in each provider's zone: two days of margin cover every offset.
+    # Weekly rules and dated exceptions in one UNION; dates are wall-clock in each provider's zone, so two
+    # days of margin cover every offset.
     first_day = dt.datetime.fromtimestamp(lo, dt.UTC).date() - dt.timedelta(days=2)
     last_day = dt.datetime.fromtimestamp(hi, dt.UTC).date() + dt.timedelta(days=2)
-    for exc in ScheduleException.objects.filter(
+    no_date = Value(None, output_field=DateField())
+    rules = WorkingHours.objects.filter(room=room, provider__in=chosen).values_list(
+        "provider_id",
+        "provider__time_zone",
+        Value(WEEKLY),
+        "weekday",
+        no_date,
+        no_date,
+        "start_time",
+        "end_time",
+    )
+    exceptions = ScheduleException.objects.filter(
         Q(room=room) | Q(room__isnull=True, kind=ScheduleException.Kind.TIME_OFF),
-        provider_id__in=ids,
+        provider__in=chosen,
         start_date__lte=last_day,
         end_date__gte=first_day,
-    ).only("provider_id", "kind", "start_date", "end_date", "start_time", "end_time"):
-        exceptions[exc.provider_id].append(exc)
+    ).values_list(
+        "provider_id",
+        "provider__time_zone",
+        "kind",
+        Value(-1),
+        "start_date",
+        "end_date",
+        "start_time",
+        "end_time",
+    )
+    found: dict[int, _Provider] = {}
+    for pid, zone, kind, weekday, start_date, end_date, start, end in _raw_rows(
+        rules.union(exceptions, all=True)
+    ):
+        provider = found.get(pid) or found.setdefault(pid, _Provider(zone))
+        if kind == WEEKLY:
+            provider.rules.append((weekday, start, end))
+        else:
+            provider.exceptions.append((kind, start_date, end_date, start, end))
+    if not found:
+        return found
 
     # A new slot's busy range [t - before, t + length + after) must miss every held range: so each held
     # range [s, e) forbids slot times in [s - after, e + before).
     before, after = room.buffer_before, room.buffer_after
     window_lo = dt.datetime.fromtimestamp(lo - before - after, dt.UTC)
     window_hi = dt.datetime.fromtimestamp(hi + before + after, dt.UTC)
+    ids = list(found)
     booked = Visit.objects.filter(
         provider_id__in=ids,
         type=VisitType.SCHEDULED,
@@ -123,25 +163,33 @@ def _fetch(*, room: Room, provider_id, location: str, lo: int, hi: int, exclude_
     )
     if exclude_visit_id:
         booked = booked.exclude(pk=exclude_visit_id)
-    for pid, start, end in booked.values_list("provider_id", "busy_start", "busy_end"):
-        blocked[pid].append((_ts(start) - after, _ts(end) + before))
-    for pid, start, end in VisitGroup.objects.filter(
-        provider_id__in=ids, start__lt=window_hi, end__gt=window_lo
-    ).values_list("provider_id", "start", "end"):
-        blocked[pid].append((_ts(start) - after, _ts(end) + before))
-    return _Data(provider_rows, rules, exceptions, blocked)
+    held = booked.values_list("provider_id", Epoch("busy_start"), Epoch("busy_end")).union(
+        VisitGroup.objects.filter(provider_id__in=ids, start__lt=window_hi, end__gt=window_lo).values_list(
+            "provider_id", Epoch("start"), Epoch("end")
+        ),
+        all=True,
+    )
+    for pid, start, end in _raw_rows(held):
+        found[pid].held.append((start - after, end + before))
+    return found
 
 
-def _free_intervals(data: _Data, pid: int, zone_name: str, lo: int, hi: int) -> list[intervals.Interval]:
-    zone = zoneinfo.ZoneInfo(zone_name)
+def _raw_rows(queryset) -> list[tuple]:
+    """Rows straight from the cursor: thousands of bookings, and the ORM's per-row work would dominate."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _free_intervals(provider: _Provider, lo: int, hi: int) -> list[intervals.Interval]:
+    zone = zoneinfo.ZoneInfo(provider.zone)
     days = intervals.local_days(lo, hi, zone)
-    working = intervals.weekly_windows(data.rules[pid], days, zone)
-    cuts = list(data.blocked[pid])
-    for exc in data.exceptions[pid]:
-        windows = intervals.dated_windows(
-            exc.start_date, exc.end_date, exc.start_time, exc.end_time, days, zone
-        )
-        (cuts if exc.kind == ScheduleException.Kind.TIME_OFF else working).extend(windows)
+    working = intervals.weekly_windows(provider.rules, days, zone)
+    cuts = list(provider.held)
+    for kind, start_date, end_date, start, end in provider.exceptions:
+        windows = intervals.dated_windows(start_date, end_date, start, end, days, zone)
+        (cuts if kind == ScheduleException.Kind.TIME_OFF else working).extend(windows)
     return intervals.subtract(intervals.merge(working), intervals.merge(cuts))
 
 
@@ -170,7 +218,7 @@ def free_slots(
     fetch_lo, fetch_hi = (lo, hi) if lo is not None else (earliest, earliest + SEARCH_HORIZON + span)
     if fetch_hi <= earliest:
         return []
-    data = _fetch(
+    providers = _fetch(
         room=room,
         provider_id=provider_id,
         location=location,
@@ -178,25 +226,23 @@ def free_slots(
         hi=fetch_hi,
         exclude_visit_id=exclude_visit_id,
     )
-    room_zone = room.zone
-    step = room.slot_interval or slot_length
+    grid = intervals.Grid(room.slot_interval or slot_length, room.zone)
     free = {
-        pid: _free_intervals(data, pid, zone_name, max(fetch_lo, earliest), fetch_hi)
-        for pid, zone_name in data.providers
+        pid: _free_intervals(providers[pid], max(fetch_lo, earliest), fetch_hi) for pid in sorted(providers)
     }
     if lo is None:
         firsts = [
             t
             for f in free.values()
-            if (t := intervals.first_start(f, slot_length, step, earliest, fetch_hi, room_zone)) is not None
+            if (t := grid.first_start(f, slot_length, earliest, fetch_hi)) is not None
         ]
         if not firsts:
             return []
         lo = min(firsts)
         hi = lo + span
     by_start: dict[int, list[int]] = {}
-    for pid, _ in data.providers:
-        for t in intervals.aligned_starts(free[pid], slot_length, step, max(lo, earliest), hi, room_zone):
+    for pid, intervals_free in free.items():
+        for t in grid.starts(intervals_free, slot_length, max(lo, earliest), hi):
             by_start.setdefault(t, []).append(pid)
     return [Slot(t, t + slot_length, by_start[t]) for t in sorted(by_start)]
 

@@ -1,0 +1,228 @@
+"""Availability benchmark: GET /api/v3/availability for a busy room, against a serialisation floor.
+
+Data (PostgreSQL database `clinic_bench_avail`, built once and reused; `--rebuild` starts over): one
+clinic, one room (America/Los_Angeles, 15-minute grid, 5-minute buffers), 50 providers working
+Monday-Friday 08:00-18:00 and Saturday 09:00-13:00 in their own zones (a third in New York), each with a
+half day off in the fortnight, and 5,000 booked appointments in the 14 days measured (2030-01-07 onwards,
+so the data stays in the future).
+
+Figures, in the same run and process:
+- the endpoint (14 days, 15-minute consultation, member token): p50 over RUNS requests, and its queries;
+- the floor: a bare DRF view with the same authentication returning the same slots, precomputed, as
+  plain dicts (what any implementation must at least pay to authenticate and serialise that answer);
+- the ratio endpoint / floor.
+
+Usage: .venv/bin/python bench/availability.py [--rebuild]   (DATABASE_URL names the server; the database
+name in it is replaced by clinic_bench_avail.)
+"""
+
+import contextlib
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import time
+import zoneinfo
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "clinic_bench_avail"
+server = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+if not server.scheme.startswith("postgres"):
+    sys.exit("bench/availability.py needs PostgreSQL: set DATABASE_URL to a postgres:// URL.")
+os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{DB_NAME}"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+os.environ["DJANGO_DEBUG"] = "false"  # no per-query bookkeeping while timing
+
+import psycopg  # noqa: E402
+
+with psycopg.connect(urlunsplit(server._replace(path="/postgres")), autocommit=True) as admin:
+    if "--rebuild" in sys.argv:
+        admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+        admin.execute(f"CREATE DATABASE {DB_NAME}")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django.urls import path  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+from clinic import urls as clinic_urls  # noqa: E402
+from clinic.api_base import ok  # noqa: E402
+from clinic.models import Account, Consultation, Member, Provider, ProviderLicense, Room, User  # noqa: E402
+from clinic.roles import PROVIDER, ensure_role_groups  # noqa: E402
+from clinic.services import api_token_issue  # noqa: E402
+from scheduling.models import ScheduleException, WorkingHours  # noqa: E402
+from visits.models import Visit, VisitStatus, VisitType  # noqa: E402
+
+PROVIDERS, BOOKINGS, DAYS, RUNS = 50, 5_000, 14, 40
+LA = zoneinfo.ZoneInfo("America/Los_Angeles")
+FIRST_DAY = dt.date(2030, 1, 7)  # a Monday
+START = dt.datetime.combine(FIRST_DAY, dt.time(0), tzinfo=LA)
+END = START + dt.timedelta(days=DAYS)
+QUARTER = dt.timedelta(minutes=15)
+BUFFER = dt.timedelta(minutes=5)
+
+
+def build() -> None:
+    if Account.objects.filter(code="bench").exists():
+        return
+    print("building the data set ...", flush=True)
+    rng = random.Random(7)
+    groups = ensure_role_groups()
+    with transaction.atomic():
+        account = Account.objects.create(code="bench", name="Bench clinic")
+        room = Room.objects.create(
+            account=account,
+            code="main",
+            name="Main",
+            time_zone="America/Los_Angeles",
+            slot_interval=900,
+            buffer_before=int(BUFFER.total_seconds()),
+            buffer_after=int(BUFFER.total_seconds()),
+        )
+        Consultation.objects.create(room=room, description="Visit", duration=900)
+        users = User.objects.bulk_create(
+            User(account=account, username=f"dr{i}", first_name="Dr", last_name=f"No{i}")
+            for i in range(PROVIDERS)
+        )
+        groups[PROVIDER].user_set.add(*users)
+        providers = Provider.objects.bulk_create(
+            Provider(
+                account=account,
+                user=u,
+                title="MD",
+                time_zone="America/New_York" if i % 3 == 0 else "America/Los_Angeles",
+            )
+            for i, u in enumerate(users)
+        )
+        room.providers.add(*providers)
+        ProviderLicense.objects.bulk_create(ProviderLicense(provider=p, state="CA") for p in providers)
+        rules, exceptions = [], []
+        for p in providers:
+            rules += [WorkingHours(account=account, provider=p, room=room, weekday=d, start_time=dt.time(8),
+                                   end_time=dt.time(18)) for d in range(5)]  # fmt: skip
+            rules.append(WorkingHours(account=account, provider=p, room=room, weekday=5, start_time=dt.time(9),
+                                      end_time=dt.time(13)))  # fmt: skip
+            off = FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS))
+            exceptions.append(ScheduleException(account=account, provider=p, start_date=off, end_date=off,
+                                                start_time=dt.time(13), end_time=dt.time(18)))  # fmt: skip
+        WorkingHours.objects.bulk_create(rules)
+        ScheduleException.objects.bulk_create(exceptions)
+        members = Member.objects.bulk_create(
+            Member(account=account, code=f"M{i}", first_name="Pat", last_name=f"No{i}") for i in range(500)
+        )
+        # 100 appointments per provider on weekdays, 08:00-18:00 local, each 15 min plus buffers:
+        # a 25-minute grid keeps them apart, as booking through the guard would.
+        visits = []
+        for p in providers:
+            zone = zoneinfo.ZoneInfo(p.time_zone)
+            weekdays = [
+                FIRST_DAY + dt.timedelta(days=d)
+                for d in range(DAYS)
+                if (FIRST_DAY + dt.timedelta(days=d)).weekday() < 5
+            ]
+            candidates = [
+                dt.datetime.combine(day, dt.time(8), tzinfo=zone) + dt.timedelta(minutes=30 * k)
+                for day in weekdays
+                for k in range(20)
+            ]
+            for start in rng.sample(candidates, BOOKINGS // PROVIDERS):
+                visits.append(
+                    Visit(
+                        account=account, room=room, type=VisitType.SCHEDULED, status=VisitStatus.WAITING,
+                        member=rng.choice(members), provider=p, start=start, end=start + QUARTER,
+                        busy_start=start - BUFFER, busy_end=start + QUARTER + BUFFER,
+                    )
+                )  # fmt: skip
+        Visit.objects.bulk_create(visits, batch_size=1000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+class FloorApi(APIView):
+    """Same authentication and permission as the endpoint; the answer is ready-made."""
+
+    slots: list = []
+
+    def get(self, request):
+        return ok(self.slots)
+
+
+urlpatterns = [*clinic_urls.urlpatterns, path("api/v3/bench-floor", FloorApi.as_view())]
+
+
+@contextlib.contextmanager
+def counting():
+    """Count statements sent to the database (robust against the per-request reset of the query log)."""
+    executed: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield executed
+
+
+def p50(client: Client, url: str, params: dict, headers: dict) -> float:
+    timings = []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        response = client.get(url, params, headers=headers)
+        timings.append(time.perf_counter() - t0)
+        assert response.status_code == 200, response.content[:300]
+    return statistics.median(timings)
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    build()
+    account = Account.objects.get(code="bench")
+    consultation = Consultation.objects.get(room__account=account)
+    member_user = User.objects.create(account=account, username=f"bench-{time.time_ns()}")
+    headers = {"X-AccountCode": "bench", "X-ApiToken": api_token_issue(user=member_user)["token"]}
+    params = {
+        "room_code": "main",
+        "start": int(START.timestamp()),
+        "end": int(END.timestamp()),
+        "consultation_id": consultation.pk,
+    }
+    booked = Visit.objects.filter(
+        account=account, start__gte=START, start__lt=END, status=VisitStatus.WAITING
+    ).count()
+    client = Client()
+    with override_settings(ROOT_URLCONF=__name__):
+        with counting() as queries:
+            answer = client.get("/api/v3/availability", params, headers=headers).json()["data"]
+        FloorApi.slots = answer
+        pairs = sum(len(s["provider_ids"]) for s in answer)
+        for _ in range(5):  # warm both paths
+            client.get("/api/v3/availability", params, headers=headers)
+            client.get("/api/v3/bench-floor", headers=headers)
+        endpoint = p50(client, "/api/v3/availability", params, headers)
+        floor = p50(client, "/api/v3/bench-floor", {}, headers)
+        with counting() as floor_queries:
+            client.get("/api/v3/bench-floor", headers=headers)
+    member_user.delete()
+    print(f"data: {PROVIDERS} providers, {booked} booked appointments in {DAYS} days")
+    print(f"answer: {len(answer)} slots, {pairs} provider-slot pairs")
+    print(f"endpoint p50: {endpoint * 1000:.1f} ms, {len(queries)} queries")
+    print(
+        f"floor p50:    {floor * 1000:.1f} ms, {len(floor_queries)} queries (bare DRF view, same auth, same slots)"
+    )
+    print(f"ratio: {endpoint / floor:.2f}")
+
+
+if __name__ == "__main__":
+    main()
