@@ -216,6 +216,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every rendering step at INFO; its warnings (a refused URL) still show.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

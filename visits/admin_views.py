@@ -61,9 +61,9 @@ def admin_visits(request):
     context = {"form": form, "poll_seconds": POLL_SECONDS}
     if form.is_valid():
         visits, zone = _filtered(request, form)
-        page = Paginator(summaries.with_wait(visits.with_related()), PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        page = Paginator(
+            summaries.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
+        ).get_page(request.GET.get("page"))
         summaries_of = summaries.summaries_by_visit(v.pk for v in page.object_list)
         for visit in page.object_list:
             visit.local_start = summaries.format_local(visit.start or visit.created, visit.room.zone)
@@ -79,7 +79,8 @@ def admin_visits(request):
             sort_columns=SORT_COLUMNS,
             export_limit=summaries.EXPORT_MAX_VISITS,
         )
-    if request.htmx:
+    # A history restore (back button, cache missed) needs the whole page, not the results.
+    if request.htmx and not request.htmx.history_restore_request:
         return render(request, f"{PAGE}#results", context)
     return render(request, PAGE, context)
 
@@ -147,7 +148,8 @@ def admin_export_create(request):
             account=request.user.account,
             actor=request.user,
             visit_ids=list(visits.values_list("pk", flat=True)[: summaries.EXPORT_MAX_VISITS]),
-            filters={k: str(v) for k, v in form.search_kwargs().items() if v not in (None, "")},
+            # As submitted (ids, not names): what the admin asked for, for the record.
+            filters={name: form.data[name] for name in form.fields if form.data.get(name)},
         )
     except NotAllowed as exc:
         return render(request, "visits/_admin_export.html", {"error": exc.message})

@@ -156,6 +156,11 @@ def test_pagination(admin_client, clinic, monkeypatch):
     assert "sort=start&amp;page=2" in first.content.decode()
 
 
+def test_a_history_restore_gets_the_whole_page(admin_client, clinic):
+    html = admin_client.get(PAGE, {"patient": "ada"}, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX).content
+    assert b'id="visit-filters"' in html
+
+
 def test_htmx_gets_only_the_results(admin_client, clinic):
     response = admin_client.get(PAGE, {"patient": "ada"}, **HTMX)
     html = response.content.decode()
@@ -292,3 +297,23 @@ def test_another_account_cannot_touch_our_visits_or_exports(client, clinic, acco
     assert client.get(PAGE).context["total"] == 0
     assert list(VisitSummary.objects.values_list("visit_id", "status", "requested")) == before
     assert not SummaryDownload.objects.exists()
+
+
+def test_the_page_runs_a_fixed_number_of_queries(admin_client, clinic, django_assert_max_num_queries):
+    for key in ("pat1", "ada1"):
+        summaries.summary_render(visit_id=clinic[key].pk)
+    admin_client.get(PAGE)
+    # Session, user, permissions (2), account, zone, count, rows, summaries, status counts, waits,
+    # the nav's provider check and the two filter dropdowns.
+    with django_assert_max_num_queries(14) as captured:
+        admin_client.get(PAGE)
+    few = len(captured)
+    for n in range(6):
+        walk_through(
+            member=clinic["ada"],
+            provider=clinic["pat1"].provider,
+            room=clinic["pat1"].room,
+            joined=DAY + dt.timedelta(days=7, hours=n),
+        )
+    with django_assert_max_num_queries(few):
+        admin_client.get(PAGE)  # more rows, no more queries
