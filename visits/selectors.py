@@ -4,12 +4,12 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from clinic.errors import NotFound
 from clinic.models import Account, Provider, ProviderLicense, User
-from visits.models import QUEUE_TYPES, Intake, Visit, VisitEvent, VisitStatus, VisitType
+from visits.models import QUEUE_TYPES, Attachment, Intake, Visit, VisitEvent, VisitStatus, VisitType
 
 
 def _as_int(value) -> int | None:
@@ -119,14 +119,16 @@ def _uuid_or_none(value) -> uuid.UUID | None:
 # --- the provider dashboard's queues -----------------------------------------------------------------------
 
 
-def _provider_queue(*, provider: Provider) -> QuerySet[Visit]:
+def _provider_queue(*, user: User) -> QuerySet[Visit]:
     """What a provider's queues hold: their rooms' waiting walk-ins and e-consults, except sessions of an
-    appointment that wait for another provider. The rooms are a subquery, not a separate query."""
+    appointment that wait for another provider. Keyed by the provider's user, with the rooms and the
+    provider as subqueries, so that a refresh runs this as its only query."""
+    rooms = Provider.rooms.through.objects.filter(provider__user=user).values("room_id")
     return (
-        Visit.objects.for_account(provider.account_id)
+        Visit.objects.for_account(user.account_id)
         .queued()
-        .filter(room__in=provider.rooms.all())
-        .filter(Q(provider__isnull=True) | Q(provider=provider))
+        .filter(room__in=rooms)
+        .filter(Q(provider__isnull=True) | Q(provider__in=Provider.objects.filter(user=user).values("pk")))
     )
 
 
@@ -137,12 +139,12 @@ class QueueState:
     econsult_count: int
 
 
-def provider_queue_state(*, provider: Provider) -> QueueState:
+def provider_queue_state(*, user: User) -> QueueState:
     """One aggregate over the provider's queues: the counts and a version that any change alters.
 
     A visit joining raises the count and the newest `modified`; one leaving (accepted, closed) lowers the
     count; a swap within one refresh changes the id sum and the newest `modified`."""
-    agg = _provider_queue(provider=provider).aggregate(
+    agg = _provider_queue(user=user).aggregate(
         walkins=Count("id", filter=Q(type=VisitType.WALKIN)),
         econsults=Count("id", filter=Q(type=VisitType.ECONSULT)),
         id_sum=Sum("id"),
@@ -156,19 +158,36 @@ def provider_queue_state(*, provider: Provider) -> QueueState:
     )
 
 
-def provider_queue_page(*, provider: Provider, visit_type: int, limit: int) -> list[Visit]:
-    """The oldest `limit` waiting visits of one queue, each with `licensed`: whether the provider holds a
-    licence for the patient's location (the rule visits.services.provider_may_take enforces on accept).
-    One query whatever the queue's length."""
-    licence = ProviderLicense.objects.filter(provider=provider, state=OuterRef("intake__location"))
-    return list(
-        _provider_queue(provider=provider)
-        .filter(type=visit_type)
-        .select_related("member", "intake", "room")
-        .prefetch_related("intake__attachments")
-        .annotate(licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence))
-        .order_by("created", "id")[:limit]
+def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
+    """The oldest `limit` waiting visits of each queue (walk-ins, e-consults), in one query whatever the
+    queues' length: each page's ids are picked on the queue index alone, and only those rows are joined.
+
+    Each visit carries `licensed`: whether the provider holds a licence for the patient's location (the
+    rule visits.services.provider_may_take enforces on accept), and `attachment_count`."""
+    queue = _provider_queue(user=user).order_by("created", "id").values("id")
+    page_ids = queue.filter(type=VisitType.WALKIN)[:limit].union(
+        queue.filter(type=VisitType.ECONSULT)[:limit]
     )
+    licence = ProviderLicense.objects.filter(provider__user=user, state=OuterRef("intake__location"))
+    attachments = (
+        Attachment.objects.filter(intake=OuterRef("intake"))
+        .order_by()
+        .values("intake")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    pages: dict[int, list[Visit]] = {VisitType.WALKIN: [], VisitType.ECONSULT: []}
+    for visit in (
+        Visit.objects.filter(pk__in=page_ids)
+        .select_related("member", "intake", "room")
+        .annotate(
+            licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
+            attachment_count=Coalesce(Subquery(attachments), 0),
+        )
+        .order_by("created", "id")
+    ):
+        pages[visit.type].append(visit)
+    return pages
 
 
 def provider_in_progress(*, provider: Provider) -> list[Visit]:

@@ -23,7 +23,7 @@ urlpatterns += [
     path("dashboard/in-progress/", views.in_progress, name="in-progress"),
     path("dashboard/today/", views.today, name="today"),
     path("dashboard/visits/<int:visit_id>/", views.visit_detail, name="detail"),
-    path("dashboard/visits/<int:visit_id>/accept/", views.accept, name="accept"),
+    path("dashboard/accept/", views.accept, name="accept"),
     path("dashboard/visits/<int:visit_id>/complete/", views.complete, name="complete"),
     path("dashboard/visits/<int:visit_id>/close/", views.close, name="close"),
 ]

@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render, resolve_url
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -59,34 +60,39 @@ def _duration(seconds: int) -> str:
 
 
 def _queue_rows(visits, *, now) -> list:
-    """What a row shows besides the visit: time waited so far and how close it is to the room's limit."""
+    """What a row shows, prepared here so that the row template stays lean: it is rendered for every
+    changed refresh of every open dashboard."""
     for visit in visits:
+        intake = visit.intake
         limit = visit.room.max_waiting_time
-        visit.waited = max(int((now - visit.created).total_seconds()), 0)
-        visit.waited_display = _duration(visit.waited)
-        visit.limit_display = _duration(limit) if limit else ""
-        visit.wait_percent = min(100, visit.waited * 100 // limit) if limit else 0
-        visit.wait_level = _wait_level(visit.waited, limit)
-        custom = visit.intake.custom if visit.intake else {}
+        visit.patient_name = visit.member.full_name if visit.member else "Unknown patient"
+        visit.reason = (intake.reason_for_visit if intake else "") or "No reason given"
+        visit.location = intake.location if intake else ""
+        custom = intake.custom if intake else {}
         visit.custom_fields = [
             (name.removeprefix("custom_").replace("_", " "), v) for name, v in custom.items()
         ]
+        visit.waited = max(int((now - visit.created).total_seconds()), 0)
+        visit.waited_display = _duration(visit.waited)
+        visit.limit = limit or ""
+        visit.limit_display = _duration(limit) if limit else ""
+        visit.wait_percent = min(100, visit.waited * 100 // limit) if limit else 0
+        visit.wait_level = _wait_level(visit.waited, limit)
     return visits
 
 
-def _queues_context(provider, state: selectors.QueueState) -> dict:
+def _queues_context(request, state: selectors.QueueState) -> dict:
+    pages = selectors.provider_queue_pages(user=request.user, limit=settings.QUEUE_PAGE_SIZE)
     now = timezone.now()
-    limit = settings.QUEUE_PAGE_SIZE
-    walkins = selectors.provider_queue_page(provider=provider, visit_type=VisitType.WALKIN, limit=limit)
-    econsults = selectors.provider_queue_page(provider=provider, visit_type=VisitType.ECONSULT, limit=limit)
     return {
         "queue": state,
-        "walkins": _queue_rows(walkins, now=now),
-        "econsults": _queue_rows(econsults, now=now),
+        "walkins": _queue_rows(pages[VisitType.WALKIN], now=now),
+        "econsults": _queue_rows(pages[VisitType.ECONSULT], now=now),
         "refresh_seconds": settings.QUEUE_REFRESH_SECONDS,
         # A poll that hangs longer than two periods counts as a lost connection.
         "refresh_timeout_ms": settings.QUEUE_REFRESH_SECONDS * 2000,
         "warn_fraction": settings.QUEUE_WAIT_WARNING_FRACTION,
+        "accept_url": reverse("visits:accept"),
     }
 
 
@@ -118,9 +124,9 @@ def _render(request, template: str, context: dict, **kwargs) -> HttpResponse:
 def dashboard(request):
     provider = request.user.provider
     # The version is read before the rows: a change in between shows as a new version at the next poll.
-    state = selectors.provider_queue_state(provider=provider)
+    state = selectors.provider_queue_state(user=request.user)
     context = {
-        **_queues_context(provider, state),
+        **_queues_context(request, state),
         **_in_progress_context(provider),
         **_today_context(provider),
     }
@@ -128,14 +134,23 @@ def dashboard(request):
 
 
 @require_GET
-@provider_required
 def queues(request):
-    """The poll: 204 and no body while the queues are unchanged since the version the page holds."""
-    provider = request.user.provider
-    state = selectors.provider_queue_state(provider=provider)
-    if request.GET.get("v") == state.version:
-        return HttpResponse(status=204)
-    return _render(request, f"{DASHBOARD}#queues", _queues_context(provider, state))
+    """The poll: 204 and no body while the queues are unchanged since the version the page holds.
+
+    That answer costs one query beyond the session: the version is read by the user's id and reveals
+    nothing, so the provider and permission checks are left to the render of a changed queue."""
+    if request.user.is_authenticated:
+        state = selectors.provider_queue_state(user=request.user)
+        if request.GET.get("v") == state.version:
+            return HttpResponse(status=204)
+    else:
+        state = None
+    return _queues_changed(request, state)
+
+
+@provider_required
+def _queues_changed(request, state: selectors.QueueState):
+    return _render(request, f"{DASHBOARD}#queues", _queues_context(request, state))
 
 
 @require_GET
@@ -157,7 +172,9 @@ def _changed() -> HttpResponse:
 
 @require_POST
 @provider_required
-def accept(request, visit_id: int):
+def accept(request):
+    """Take the patient (`id` in the body, as POST /visits/accept) with the API's race-free service."""
+    visit_id = request.POST.get("id", "")
     try:
         services.visit_accept(account=request.user.account, actor=request.user, visit_id=visit_id)
     except (Conflict, NotAllowed, NotFound) as exc:
