@@ -5,6 +5,7 @@ rendered (`source_modified`). Rendering happens in a Celery task; these function
 """
 
 import datetime as dt
+import functools
 import json
 import logging
 import mimetypes
@@ -45,7 +46,6 @@ from clinic.models import Account, Room, User
 from visits.html import sanitise_html
 from visits.models import (
     QUEUE_TYPES,
-    Attachment,
     SummaryDownload,
     SummaryExport,
     Visit,
@@ -222,6 +222,7 @@ def _static_roots() -> list[Path]:
     return roots
 
 
+@functools.cache
 def _fetcher_class():
     # WeasyPrint loads slowly: only the processes that render import it.
     from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -231,8 +232,8 @@ def _fetcher_class():
         visit's own image attachments (`attachment:<id>`, read from Django's storage). Anything
         else, http(s) above all, is refused and remembered in `refused`."""
 
-        def __init__(self, attachments: dict[str, Attachment] | None = None):
-            super().__init__(timeout=2, allowed_protocols={"file", "data", "attachment"})
+        def __init__(self, attachments: dict[str, "AttachmentRow"] | None = None):
+            super().__init__(timeout=2)
             self.attachments = attachments or {}
             self.refused: list[str] = []
 
@@ -260,7 +261,7 @@ def _guess_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def local_only_fetcher(attachments: dict[str, Attachment] | None = None):
+def local_only_fetcher(attachments: dict[str, "AttachmentRow"] | None = None):
     return _fetcher_class()(attachments)
 
 

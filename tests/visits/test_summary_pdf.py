@@ -2,6 +2,7 @@
 
 import datetime as dt
 import http.server
+import io
 import threading
 
 import pytest
@@ -262,3 +263,13 @@ def test_custom_field_labels():
     assert summaries.custom_field_label("custom_symptoms_duration") == "Symptoms duration"
     assert summaries.custom_field_label("custom_is_allergic") == "Is allergic"
     assert summaries.custom_field_label("favourite-colour") == "Favourite colour"
+
+
+@pytest.mark.parametrize(("size", "width_pt"), [("Letter", 612), ("A4", 595)])
+def test_page_size_is_a_setting(settings, account, room, member, provider, size, width_pt):
+    from pypdf import PdfReader
+
+    settings.VISIT_SUMMARY_PAGE_SIZE = size
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    pdf = summaries.render_summary_pdf(Visit.objects.with_related().get(pk=visit.pk))
+    assert round(float(PdfReader(io.BytesIO(pdf)).pages[0].mediabox.width)) == width_pt
