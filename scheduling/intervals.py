@@ -4,6 +4,7 @@ Everything here is pure (no database): the selectors fetch rows once and hand th
 """
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterable
 
@@ -14,14 +15,19 @@ DAY = dt.timedelta(days=1)
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, non-overlapping, adjacent ones joined."""
     out: list[Interval] = []
+    current_start = current_end = None
     for start, end in sorted(intervals):
         if end <= start:
             continue
-        if out and start <= out[-1][1]:
-            if end > out[-1][1]:
-                out[-1] = (out[-1][0], end)
+        if current_end is not None and start <= current_end:
+            if end > current_end:
+                current_end = end
         else:
-            out.append((start, end))
+            if current_end is not None:
+                out.append((current_start, current_end))
+            current_start, current_end = start, end
+    if current_end is not None:
+        out.append((current_start, current_end))
     return out
 
 
@@ -45,6 +51,7 @@ def subtract(base: list[Interval], cuts: list[Interval]) -> list[Interval]:
     return out
 
 
+@functools.lru_cache(maxsize=16384)  # providers mostly share hours and zones: most windows repeat
 def wall_clock_window(day: dt.date, start: dt.time, end: dt.time, zone: zoneinfo.ZoneInfo) -> Interval:
     """A local window on `day`; an end not after the start is on the next day (so 00:00-00:00 is 24 h).
 
@@ -120,10 +127,16 @@ class Grid:
     def starts(self, free: list[Interval], length: int, earliest: int, latest_end: int) -> list[int]:
         """Every grid time whose slot fits inside a free interval and inside [earliest, latest_end]."""
         out: list[int] = []
-        step = self.step
-        for start, end in free:
-            start = max(start, earliest)
-            end = min(end, latest_end)
-            if end - start >= length:
-                out.extend(range(self.up(start), end - length + 1, step))
+        step, offsets = self.step, self._offsets
+        for start, end in free:  # the hot loop of availability: kept free of calls where it can be
+            if start < earliest:
+                start = earliest
+            if end > latest_end:
+                end = latest_end
+            if end - start < length:
+                continue
+            offset = offsets.get(start // 1800)
+            if offset is None:
+                offset = self._offset(start)
+            out.extend(range(-((-(start + offset)) // step) * step - offset, end - length + 1, step))
         return out

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import zoneinfo
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connections
@@ -240,10 +241,10 @@ def free_slots(
             return []
         lo = min(firsts)
         hi = lo + span
-    by_start: dict[int, list[int]] = {}
+    by_start: defaultdict[int, list[int]] = defaultdict(list)
     for pid, intervals_free in free.items():
         for t in grid.starts(intervals_free, slot_length, max(lo, earliest), hi):
-            by_start.setdefault(t, []).append(pid)
+            by_start[t].append(pid)
     return [Slot(t, t + slot_length, by_start[t]) for t in sorted(by_start)]
 
 
