@@ -1,6 +1,8 @@
 """Attachments on the staff pages: the session-auth file route, thumbnails, and the two include templates."""
 
 import io
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -175,7 +177,9 @@ def test_the_queue_row_shows_a_paperclip_with_the_count(client, provider, queued
 
     html = client.get(reverse("visits:dashboard")).content.decode()
 
-    assert 'title="2 attachments"' in html
+    row = html[html.index(f'id="visit-{queued.pk}"') :]
+    text = unescape(re.sub(r"<[^>]+>", "", row[: row.index("</li>")]))
+    assert "\U0001f4ce 2" in text
 
 
 def test_the_visit_page_shows_thumbnails_and_pdf_links(client, provider, queued):
