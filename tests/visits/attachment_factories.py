@@ -18,9 +18,11 @@ def image_bytes(fmt: str = "PNG", size=(40, 30), noise: bool = False) -> bytes:
     return out.getvalue()
 
 
-def pdf_bytes() -> bytes:
+def pdf_bytes(open_password: str | None = None) -> bytes:
     writer = PdfWriter()
     writer.add_blank_page(width=200, height=200)
+    if open_password is not None:
+        writer.encrypt(user_password=open_password, owner_password="owner", algorithm="RC4-128")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -109,6 +109,7 @@ def test_a_path_in_the_client_name_is_dropped(member_api, media_root):
         ("labs.pdf", b"%PDF-1.7\n this is not really a PDF\n", "could not be read"),
         ("anim.gif", image_bytes("GIF"), "not an accepted image"),
         ("empty.jpg", b"", "empty"),
+        ("locked.pdf", pdf_bytes(open_password="secret"), "password-protected"),
     ],
 )
 def test_content_that_is_not_an_accepted_image_or_pdf_is_refused_saying_why(
@@ -144,6 +145,12 @@ def test_a_truncated_image_is_refused_even_where_weasyprint_allows_them(monkeypa
 
     assert response.status_code == 400 and "could not be decoded" in response.json()["message"]
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # left as it was for WeasyPrint
+
+
+def test_a_pdf_that_opens_without_a_password_is_accepted_though_encrypted(member_api):
+    response = post_file(member_api, "labs.pdf", pdf_bytes(open_password=""))
+
+    assert response.status_code == 201 and response.json()["data"]["type"] == "application/pdf"
 
 
 def test_a_type_left_out_of_the_setting_is_refused(settings, member_api):
