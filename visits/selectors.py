@@ -4,6 +4,7 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -165,9 +166,12 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
     Each visit carries `licensed`: whether the provider holds a licence for the patient's location (the
     rule visits.services.provider_may_take enforces on accept), and `attachment_count`."""
     queue = _provider_queue(user=user).order_by("created", "id").values("id")
-    page_ids = queue.filter(type=VisitType.WALKIN)[:limit].union(
-        queue.filter(type=VisitType.ECONSULT)[:limit]
-    )
+    walkin_ids = queue.filter(type=VisitType.WALKIN)[:limit]
+    econsult_ids = queue.filter(type=VisitType.ECONSULT)[:limit]
+    if connection.features.supports_slicing_ordering_in_compound:
+        id_sets = [walkin_ids.union(econsult_ids)]
+    else:  # SQLite, the demo's database, cannot union LIMITed queries: one query per queue there
+        id_sets = [walkin_ids, econsult_ids]
     licence = ProviderLicense.objects.filter(provider__user=user, state=OuterRef("intake__location"))
     attachments = (
         Attachment.objects.filter(intake=OuterRef("intake"))
@@ -177,16 +181,17 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
         .values("n")
     )
     pages: dict[int, list[Visit]] = {VisitType.WALKIN: [], VisitType.ECONSULT: []}
-    for visit in (
-        Visit.objects.filter(pk__in=page_ids)
-        .select_related("member", "intake", "room")
-        .annotate(
-            licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
-            attachment_count=Coalesce(Subquery(attachments), 0),
-        )
-        .order_by("created", "id")
-    ):
-        pages[visit.type].append(visit)
+    for ids in id_sets:
+        for visit in (
+            Visit.objects.filter(pk__in=ids)
+            .select_related("member", "intake", "room")
+            .annotate(
+                licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
+                attachment_count=Coalesce(Subquery(attachments), 0),
+            )
+            .order_by("created", "id")
+        ):
+            pages[visit.type].append(visit)
     return pages
 
 
