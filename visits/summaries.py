@@ -44,9 +44,11 @@ from django.utils.text import slugify
 
 from clinic.errors import NotAllowed, NotFound
 from clinic.models import Account, Room, User
+from visits.attachments import attachment_thumbnail
 from visits.html import sanitise_html
 from visits.models import (
     QUEUE_TYPES,
+    Attachment,
     SummaryDownload,
     SummaryExport,
     Visit,
@@ -65,7 +67,6 @@ RETRY_AFTER_SECONDS = 2
 PENDING_RETRY_AFTER = dt.timedelta(seconds=60)
 # One ZIP export holds at most this many summaries; the page says so when the filter matches more.
 EXPORT_MAX_VISITS = 500
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 # --- who may fetch which summary ---------------------------------------------------------------------
@@ -247,11 +248,11 @@ def _fetcher_class():
                 if any(path.is_relative_to(root) for root in _static_roots()) and path.is_file():
                     return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": _guess_type(path)})
             if scheme == "attachment":
-                attachment = self.attachments.get(url.split(":", 1)[1])
-                if attachment is not None and attachment.content_type in IMAGE_TYPES:
-                    with attachment.file.open("rb") as handle:
-                        body = handle.read()
-                    return URLFetcherResponse(url, body, {"Content-Type": attachment.content_type})
+                row = self.attachments.get(url.split(":", 1)[1])
+                if row is not None and row.is_image:
+                    # A small JPEG, not the phone's full-size photo: the PDF stays small and fast.
+                    body = attachment_thumbnail(attachment=row.attachment)
+                    return URLFetcherResponse(url, body, {"Content-Type": "image/jpeg"})
             self.refused.append(url)
             raise ValueError(f"Refused to fetch {url}: summaries only load local files.")
 
@@ -356,7 +357,7 @@ class AttachmentRow:
     size: str
     content_type: str
     is_image: bool
-    file: object
+    attachment: Attachment
 
 
 def summary_context(visit: Visit) -> dict:
@@ -384,8 +385,8 @@ def summary_context(visit: Visit) -> dict:
             name=a.name,
             size=filesizeformat(a.size),
             content_type=a.content_type,
-            is_image=a.content_type in IMAGE_TYPES,
-            file=a.file,
+            is_image=a.content_type.startswith("image/"),
+            attachment=a,
         )
         for a in (intake.attachments.all() if intake else [])
     ]

@@ -81,12 +81,17 @@ def test_closed_visit_shows_close_reason(account, room, member, provider):
     assert "09:00 PST" in text
 
 
-def test_attachments_are_listed_with_image_thumbnails_from_storage(account, room, member, provider):
+def test_attachments_are_listed_with_image_thumbnails_from_storage(
+    monkeypatch, account, room, member, provider
+):
     from django.core.files.base import ContentFile
     from PIL import Image
+    from pypdf import PdfReader
 
     visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
-    png = _png_bytes(Image)
+    buffer = io.BytesIO()
+    Image.new("RGB", (2400, 1800), (200, 30, 30)).save(buffer, format="PNG")  # a phone-sized photo
+    png = buffer.getvalue()
     image = Attachment(
         account=account,
         intake=visit.intake,
@@ -121,23 +126,17 @@ def test_attachments_are_listed_with_image_thumbnails_from_storage(account, room
         fetcher.fetch = recording
         return fetcher
 
-    summaries.local_only_fetcher = spy
-    try:
-        text = _render(visit)
-    finally:
-        summaries.local_only_fetcher = original
+    monkeypatch.setattr(summaries, "local_only_fetcher", spy)
+    summary = summaries.summary_render(visit_id=visit.pk)
+    with summary.file.open("rb") as handle:
+        pdf = handle.read()
+    text = pdf_text(pdf)
     assert "rash-photo.png" in text and "lab-report.pdf" in text
     assert "2.0KB" in squashed(text)
     assert f"attachment:{image.pk}" in fetched  # the thumbnail came from Django's storage
     assert f"attachment:{report.pk}" not in fetched
-
-
-def _png_bytes(Image) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    [embedded] = PdfReader(io.BytesIO(pdf)).pages[0].images
+    assert max(embedded.image.size) <= 320  # a thumbnail, not the 2400-pixel original
 
 
 class _CountingHandler(http.server.BaseHTTPRequestHandler):
