@@ -364,9 +364,11 @@ def summary_context(visit: Visit) -> dict:
     zone = visit.room.zone
     events = list(visit.events.select_related("actor").order_by("created", "id"))
     intake = visit.intake
+    # An appointment is carried out in the session(s) started from it: their providers and notes count.
+    sessions = list(visit.sessions.select_related("provider__user").order_by("created"))
     providers = []
     for candidate in [visit.provider, visit.appointment.provider if visit.appointment_id else None] + [
-        s.provider for s in visit.sessions.select_related("provider__user")
+        s.provider for s in sessions
     ]:
         if candidate is not None and candidate not in providers:
             providers.append(candidate)
@@ -423,7 +425,7 @@ def summary_context(visit: Visit) -> dict:
         "answers": answers,
         "consultation": consultation,
         # Sanitised again here: the template renders it as html, whatever wrote the row.
-        "notes": mark_safe(sanitise_html(visit.notes)),
+        "notes": mark_safe(sanitise_html(visit.notes or next((s.notes for s in sessions if s.notes), ""))),
         "timeline": timeline,
         "close_reason": visit.get_close_reason_display() if visit.close_reason else "",
         "closed_by": (visit.closed_by.get_full_name() or visit.closed_by.username) if visit.closed_by else "",

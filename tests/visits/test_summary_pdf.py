@@ -272,3 +272,47 @@ def test_page_size_is_a_setting(settings, account, room, member, provider, size,
     visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
     pdf = summaries.render_summary_pdf(Visit.objects.with_related().get(pk=visit.pk))
     assert round(float(PdfReader(io.BytesIO(pdf)).pages[0].mediabox.width)) == width_pt
+
+
+def test_an_appointment_shows_its_schedule_and_the_wait_of_the_session_that_started_it(
+    account, room, member, provider
+):
+    import time_machine
+
+    from tests.visits.factories import IntakeFactory, VisitFactory
+    from visits import services
+    from visits.models import VisitType
+
+    start = dt.datetime(2026, 3, 9, 16, 0, tzinfo=dt.UTC)  # 09:00 PDT, the day after DST began
+    intake = IntakeFactory(account=account, room=room, member=member, reason_for_visit="Follow-up")
+    appointment = VisitFactory(
+        account=account,
+        room=room,
+        intake=intake,
+        member=member,
+        provider=provider,
+        type=VisitType.SCHEDULED,
+        start=start,
+        end=start + dt.timedelta(minutes=15),
+    )
+    with time_machine.travel(start - dt.timedelta(minutes=3), tick=False):
+        session = services.visit_add_walkin(
+            account=account,
+            actor=member.user,
+            intake_id=intake.pk,
+            room_code=room.code,
+            appointment_id=appointment.pk,
+        )
+    with time_machine.travel(start + dt.timedelta(minutes=2), tick=False):
+        services.visit_accept(account=account, actor=provider.user, visit_id=session.pk)
+    with time_machine.travel(start + dt.timedelta(minutes=14), tick=False):
+        services.visit_complete(
+            account=account, actor=provider.user, visit_id=session.pk, notes="<p>Healing well</p>"
+        )
+
+    text = _render(Visit.objects.get(pk=appointment.pk))
+    assert "Scheduled start" in text and "Mon 09 Mar 2026, 09:00 PDT" in text
+    assert "09:15 PDT" in text  # scheduled end
+    assert "5 min 00 s" in text  # joined 08:57, accepted 09:02
+    assert "appointment" in text and "completed" in text
+    assert "Healingwell" in squashed(text)  # the notes were written on the session
