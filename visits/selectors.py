@@ -4,9 +4,8 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from clinic.errors import NotFound
 from clinic.models import Account, Provider, ProviderLicense, User
@@ -161,17 +160,15 @@ def provider_queue_state(*, user: User) -> QueueState:
 
 def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
     """The oldest `limit` waiting visits of each queue (walk-ins, e-consults), in one query whatever the
-    queues' length: each page's ids are picked on the queue index alone, and only those rows are joined.
+    queues' length.
 
+    The page is picked by numbering each queue's waiting rows (read through the queue index), not by
+    ORDER BY created LIMIT n: with that, PostgreSQL may walk the `created` index through every historical
+    visit looking for waiting ones. Only the picked rows are joined to their patient, intake and room.
     Each visit carries `licensed`: whether the provider holds a licence for the patient's location (the
     rule visits.services.provider_may_take enforces on accept), and `attachment_count`."""
-    queue = _provider_queue(user=user).order_by("created", "id").values("id")
-    walkin_ids = queue.filter(type=VisitType.WALKIN)[:limit]
-    econsult_ids = queue.filter(type=VisitType.ECONSULT)[:limit]
-    if connection.features.supports_slicing_ordering_in_compound:
-        id_sets = [walkin_ids.union(econsult_ids)]
-    else:  # SQLite, the demo's database, cannot union LIMITed queries: one query per queue there
-        id_sets = [walkin_ids, econsult_ids]
+    position = Window(RowNumber(), partition_by=F("type"), order_by=[F("created").asc(), F("id").asc()])
+    page_ids = _provider_queue(user=user).annotate(position=position).filter(position__lte=limit).values("id")
     licence = ProviderLicense.objects.filter(provider__user=user, state=OuterRef("intake__location"))
     attachments = (
         Attachment.objects.filter(intake=OuterRef("intake"))
@@ -181,17 +178,16 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
         .values("n")
     )
     pages: dict[int, list[Visit]] = {VisitType.WALKIN: [], VisitType.ECONSULT: []}
-    for ids in id_sets:
-        for visit in (
-            Visit.objects.filter(pk__in=ids)
-            .select_related("member", "intake", "room")
-            .annotate(
-                licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
-                attachment_count=Coalesce(Subquery(attachments), 0),
-            )
-            .order_by("created", "id")
-        ):
-            pages[visit.type].append(visit)
+    for visit in (
+        Visit.objects.filter(pk__in=page_ids)
+        .select_related("member", "intake", "room")
+        .annotate(
+            licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
+            attachment_count=Coalesce(Subquery(attachments), 0),
+        )
+        .order_by("created", "id")
+    ):
+        pages[visit.type].append(visit)
     return pages
 
 
