@@ -111,35 +111,42 @@ def _fetch(
     first_day = dt.datetime.fromtimestamp(lo, dt.UTC).date() - dt.timedelta(days=2)
     last_day = dt.datetime.fromtimestamp(hi, dt.UTC).date() + dt.timedelta(days=2)
     no_date = Value(None, output_field=DateField())
-    rules = WorkingHours.objects.filter(room=room, provider__in=chosen).values_list(
-        "provider_id",
-        "provider__time_zone",
-        Value(WEEKLY),
-        "weekday",
-        no_date,
-        no_date,
-        "start_time",
-        "end_time",
+    # Parts of a UNION carry no ORDER BY (SQLite refuses it): hence the bare order_by() calls.
+    rules = (
+        WorkingHours.objects.filter(room=room, provider__in=chosen)
+        .order_by()
+        .values_list(
+            "provider_id",
+            "provider__time_zone",
+            Value(WEEKLY),
+            "weekday",
+            no_date,
+            no_date,
+            "start_time",
+            "end_time",
+        )
     )
-    exceptions = ScheduleException.objects.filter(
-        Q(room=room) | Q(room__isnull=True, kind=ScheduleException.Kind.TIME_OFF),
-        provider__in=chosen,
-        start_date__lte=last_day,
-        end_date__gte=first_day,
-    ).values_list(
-        "provider_id",
-        "provider__time_zone",
-        "kind",
-        Value(-1),
-        "start_date",
-        "end_date",
-        "start_time",
-        "end_time",
+    exceptions = (
+        ScheduleException.objects.filter(
+            Q(room=room) | Q(room__isnull=True, kind=ScheduleException.Kind.TIME_OFF),
+            provider__in=chosen,
+            start_date__lte=last_day,
+            end_date__gte=first_day,
+        )
+        .order_by()
+        .values_list(
+            "provider_id",
+            "provider__time_zone",
+            "kind",
+            Value(-1),
+            "start_date",
+            "end_date",
+            "start_time",
+            "end_time",
+        )
     )
     found: dict[int, _Provider] = {}
-    for pid, zone, kind, weekday, start_date, end_date, start, end in _raw_rows(
-        rules.union(exceptions, all=True)
-    ):
+    for pid, zone, kind, weekday, start_date, end_date, start, end in rules.union(exceptions, all=True):
         provider = found.get(pid) or found.setdefault(pid, _Provider(zone))
         if kind == WEEKLY:
             provider.rules.append((weekday, start, end))
@@ -164,11 +171,14 @@ def _fetch(
     )
     if exclude_visit_id:
         booked = booked.exclude(pk=exclude_visit_id)
-    held = booked.values_list("provider_id", Epoch("busy_start"), Epoch("busy_end")).union(
-        VisitGroup.objects.filter(provider_id__in=ids, start__lt=window_hi, end__gt=window_lo).values_list(
-            "provider_id", Epoch("start"), Epoch("end")
-        ),
-        all=True,
+    groups = VisitGroup.objects.filter(provider_id__in=ids, start__lt=window_hi, end__gt=window_lo).order_by()
+    held = (
+        booked.order_by()
+        .values_list("provider_id", Epoch("busy_start"), Epoch("busy_end"))
+        .union(
+            groups.values_list("provider_id", Epoch("start"), Epoch("end")),
+            all=True,
+        )
     )
     for pid, start, end in _raw_rows(held):
         found[pid].held.append((start - after, end + before))

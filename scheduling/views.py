@@ -129,7 +129,8 @@ def pick(request):
     slot = next((s for s in context["slots"] if str(s["start"]) == start), None)
     if slot is None:
         context.update(notice="That slot was just taken. Here are the free ones now.", level="warning")
-        return _render(request, BOOKING, context, zone=form.room.zone, partial="workspace")
+        response = _render(request, BOOKING, context, zone=form.room.zone, partial="workspace")
+        return retarget(response, "#workspace") if request.htmx else response
     context.update(
         slot=slot,
         free_providers=Provider.objects.filter(pk__in=slot["provider_ids"]).select_related("user"),

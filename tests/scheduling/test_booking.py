@@ -1,7 +1,7 @@
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from clinic.models import Room
 from scheduling import services
@@ -94,6 +94,12 @@ def test_the_second_booking_of_a_slot_is_409(
     assert again.json()["message"] == "That time is not an available slot."
 
 
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the exclusion constraint exists on PostgreSQL only"
+)
+
+
+@postgres_only
 def test_the_exclusion_constraint_refuses_a_double_booking_even_past_the_check(
     member_api, hours, intake, provider, monkeypatch
 ):
@@ -110,6 +116,7 @@ def test_the_exclusion_constraint_refuses_a_double_booking_even_past_the_check(
     assert Visit.objects.filter(type=VisitType.SCHEDULED, status=VisitStatus.WAITING).count() == 1
 
 
+@postgres_only
 def test_the_constraint_ignores_cancelled_group_and_other_providers_visits(
     account, room, provider, other_provider
 ):

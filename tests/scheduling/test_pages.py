@@ -92,6 +92,14 @@ def test_booking_a_slot_confirms_it_and_a_taken_slot_shows_a_message_and_fresh_s
     visit = Visit.objects.get(member=member)
     assert (visit.provider, visit.start) == (provider, la(2027, 3, 8, 9))
 
+    gone = desk.get(
+        "/scheduling/pick/",
+        {**search(room, consultation), "start": ts(la(2027, 3, 8, 9))},
+        HTTP_HX_REQUEST="true",
+    )
+    assert gone["HX-Retarget"] == "#workspace"
+    assert "That slot was just taken. Here are the free ones now." in gone.content.decode()
+
     someone = MemberFactory(account=account, first_name="Sam", last_name="Reed")
     taken = book_post(desk, room, consultation, la(2027, 3, 8, 9), someone.code, provider)
     body = taken.content.decode()
