@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 def worker():
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("Set CELERY_BROKER_URL to a Redis database to run the worker test.")
+    # Messages left on this test broker by earlier tests (their visits are gone) would only delay ours.
+    app.control.purge()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
         yield running
 
