@@ -191,14 +191,28 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
     return pages
 
 
+def _provider_in_progress(*, provider: Provider) -> QuerySet[Visit]:
+    return Visit.objects.for_account(provider.account_id).filter(
+        provider=provider, status=VisitStatus.IN_PROGRESS, type__in=QUEUE_TYPES
+    )
+
+
 def provider_in_progress(*, provider: Provider) -> list[Visit]:
     """The walk-ins and e-consults the provider has taken and not yet finished."""
     return list(
-        Visit.objects.for_account(provider.account_id)
-        .filter(provider=provider, status=VisitStatus.IN_PROGRESS, type__in=QUEUE_TYPES)
+        _provider_in_progress(provider=provider)
         .select_related("member", "intake", "room")
         .order_by("actual_start", "id")
     )
+
+
+def provider_in_progress_version(*, provider: Provider) -> str:
+    """Changes whenever a visit joins or leaves the provider's "In progress", or one of them changes."""
+    agg = _provider_in_progress(provider=provider).aggregate(
+        n=Count("id"), id_sum=Sum("id"), last_modified=Max("modified")
+    )
+    raw = f"{agg['n']}.{agg['id_sum'] or 0}.{agg['last_modified'] or ''}"
+    return hashlib.blake2s(raw.encode(), digest_size=8).hexdigest()
 
 
 def provider_visits_today(*, provider: Provider, now: dt.datetime) -> list[Visit]:

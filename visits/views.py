@@ -22,8 +22,9 @@ from visits.html import sanitise_html
 from visits.models import VisitType
 
 DASHBOARD = "visits/dashboard.html"
-# Sent after the provider's own accept/complete/close: the queues, "In progress" and "Today" reload.
+# Sent after the provider's own accept/complete/close: the queues and "In progress" reload.
 VISITS_CHANGED = "visits-changed"
+IN_PROGRESS_CHANGED = "in-progress-changed"
 
 
 def provider_required(view):
@@ -105,8 +106,13 @@ def _card(visit, *, data=None, error: str = "", form_name: str = "") -> dict:
     }
 
 
-def _in_progress_context(provider) -> dict:
-    return {"cards": [_card(visit) for visit in selectors.provider_in_progress(provider=provider)]}
+def _in_progress_context(provider, version: str) -> dict:
+    return {
+        "in_progress_version": version,
+        "cards": [_card(visit) for visit in selectors.provider_in_progress(provider=provider)],
+        # Changes made elsewhere (the patient left, another device) are rarer than queue changes.
+        "in_progress_refresh_seconds": settings.QUEUE_REFRESH_SECONDS * 5,
+    }
 
 
 def _today_context(provider) -> dict:
@@ -127,7 +133,7 @@ def dashboard(request):
     state = selectors.provider_queue_state(user=request.user)
     context = {
         **_queues_context(request, state),
-        **_in_progress_context(provider),
+        **_in_progress_context(provider, selectors.provider_in_progress_version(provider=provider)),
         **_today_context(provider),
     }
     return _render(request, DASHBOARD, context)
@@ -156,7 +162,14 @@ def _queues_changed(request, state: selectors.QueueState):
 @require_GET
 @provider_required
 def in_progress(request):
-    return _render(request, f"{DASHBOARD}#in_progress", _in_progress_context(request.user.provider))
+    """Reloaded after the provider's own actions and polled slowly for changes made elsewhere; 204 and no
+    body while unchanged. A changed section tells "My visits today" to reload too."""
+    provider = request.user.provider
+    version = selectors.provider_in_progress_version(provider=provider)
+    if request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    response = _render(request, f"{DASHBOARD}#in_progress", _in_progress_context(provider, version))
+    return trigger_client_event(response, IN_PROGRESS_CHANGED)
 
 
 @require_GET

@@ -354,3 +354,21 @@ def test_visit_page_shows_intake_timeline_and_notes(dr_lee, room, provider):
 def test_visit_page_of_another_clinic_is_404(dr_lee):
     foreign = waiting(RoomFactory(account=AccountFactory(code="rival")))
     assert dr_lee.get(reverse("visits:detail", args=[foreign.pk])).status_code == 404
+
+
+def test_in_progress_answers_204_until_it_changes_elsewhere(dr_lee, room, provider):
+    visit = waiting(room, member=MemberFactory(account=room.account, first_name="Leaving"))
+    services.visit_accept(account=room.account, actor=provider.user, visit_id=visit.pk)
+    page = dr_lee.get(reverse("visits:dashboard")).content.decode()
+    marker = reverse("visits:in-progress") + "?v="
+    start = page.index(marker) + len(marker)
+    version = page[start : page.index('"', start)]
+    assert dr_lee.get(reverse("visits:in-progress"), {"v": version}, **HTMX).status_code == 204
+
+    services.visit_close(
+        account=room.account, actor=visit.member.user, visit_id=visit.pk, reason="patient_end_call"
+    )
+    changed = dr_lee.get(reverse("visits:in-progress"), {"v": version}, **HTMX)
+    assert changed.status_code == 200
+    assert "Leaving" not in changed.content.decode()
+    assert changed["HX-Trigger"] == '{"in-progress-changed": {}}'  # "My visits today" reloads
