@@ -113,18 +113,6 @@ def test_a_pdf_has_no_thumbnail(client, provider, pdf):
 # --- the include templates ---------------------------------------------------------------------------------
 
 
-def test_badge_shows_a_paperclip_with_the_count(photo, pdf, intake):
-    html = render_to_string("visits/_attachment_badge.html", {"intake": intake})
-
-    assert "\U0001f4ce" in html or "&#128206;" in html
-    assert "2 attachments" in html and "> 2</span>" in html
-
-
-def test_badge_is_empty_without_attachments_or_intake(intake):
-    assert render_to_string("visits/_attachment_badge.html", {"intake": intake}).strip() == ""
-    assert render_to_string("visits/_attachment_badge.html", {"intake": None}).strip() == ""
-
-
 def test_gallery_has_thumbnails_for_images_and_links_for_pdfs(photo, pdf, intake):
     html = render_to_string("visits/_attachment_gallery.html", {"intake": intake})
 
@@ -145,7 +133,7 @@ def test_gallery_escapes_the_clients_file_name(member, intake):
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.pdf" in html
 
 
-def test_the_includes_cost_no_query_per_row(account, room, member, django_assert_num_queries):
+def test_the_gallery_costs_no_query_per_row(account, room, member, django_assert_num_queries):
     visits = [
         VisitFactory(account=account, room=room, intake__member=member, member=member) for _ in range(3)
     ]
@@ -156,9 +144,8 @@ def test_the_includes_cost_no_query_per_row(account, room, member, django_assert
 
     with django_assert_num_queries(0):
         for visit in rows:
-            badge = render_to_string("visits/_attachment_badge.html", {"intake": visit.intake})
             gallery = render_to_string("visits/_attachment_gallery.html", {"intake": visit.intake})
-            assert "2 attachments" in badge and "labs.pdf" in gallery
+            assert "labs.pdf" in gallery
 
 
 # --- on the provider's pages ------------------------------------------------------------------------------
