@@ -175,6 +175,7 @@ def admin_export_download(request, export_id):
     export = _export(request, export_id)
     if export.status != SummaryExport.Status.READY:
         raise Http404("The export is not ready.")
+    summaries.export_download_record(export=export, user=request.user)
     return FileResponse(
         export.file.open("rb"),
         as_attachment=True,

@@ -497,6 +497,18 @@ def export_build(*, export_id) -> SummaryExport | None:
     return export
 
 
+@transaction.atomic
+def export_download_record(*, export: SummaryExport, user: User) -> int:
+    """A ZIP download is a download of every summary in it: one log row per visit."""
+    visit_ids = (
+        Visit.objects.for_account(export.account_id)
+        .filter(pk__in=export.visit_ids)
+        .values_list("pk", flat=True)
+    )
+    rows = [SummaryDownload(account_id=export.account_id, visit_id=pk, user=user) for pk in visit_ids]
+    return len(SummaryDownload.objects.bulk_create(rows))
+
+
 def export_file_name(export: SummaryExport) -> str:
     return f"visit-summaries-{timezone.localtime(export.created):%Y%m%d-%H%M}.zip"
 

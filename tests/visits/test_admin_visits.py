@@ -262,6 +262,8 @@ def test_bulk_export_of_the_filtered_visits(admin_client, clinic, django_capture
         for k, d in (("ada1", "2026-06-01"), ("ada2", "2026-06-03"))
     )
     assert all(archive.read(name).startswith(b"%PDF") for name in names)
+    # Downloading the ZIP downloads every summary in it: each is in the log.
+    assert sorted(SummaryDownload.objects.values_list("visit_id", flat=True)) == sorted(export.visit_ids)
 
 
 def test_export_progress_is_counted(clinic, account, clinic_admin):
