@@ -78,6 +78,7 @@ class IntakeCreateApi(APIView):
     )
     def post(self, request):
         fields = dict(_valid(IntakeIn, request.data))
+        fields.pop("attachments", None)  # documented here, parsed in all its formats below
         custom = _custom_fields(request.data)
         reset = fields.pop("reset", False)
         intake = services.intake_create(
@@ -113,6 +114,7 @@ class IntakeDetailApi(APIView):
     def post(self, request, intake_id: str):
         fields = dict(_valid(IntakeUpdateIn, request.data, partial=True))
         fields.pop("reset", None)
+        fields.pop("attachments", None)
         services.intake_update(
             account=request.account,
             actor=request.user,

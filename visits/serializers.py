@@ -1,5 +1,6 @@
 """The wire format of intakes and visits: the contract's field names, UNIX seconds, ids as strings."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.api_base import UnixTimestampField
@@ -117,6 +118,22 @@ class VisitOut(serializers.Serializer):
         return data
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "string"},
+        ]
+    }
+)
+class AttachmentIdsField(serializers.Field):
+    """Documents the field; visits.attachments parses its three formats (and repeated form keys)."""
+
+    def to_internal_value(self, data):
+        return data
+
+
 class IntakeIn(serializers.Serializer):
     room_code = serializers.CharField(max_length=64)
     provider_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
@@ -133,6 +150,10 @@ class IntakeIn(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     consultation_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     reset = serializers.BooleanField(required=False, default=False)
+    attachments = AttachmentIdsField(
+        required=False,
+        help_text='Ids from POST /files: [{"id": "<uuid>"}], ["<uuid>"] or "<uuid>,<uuid>".',
+    )
 
     def validate(self, attrs):
         if "provider" in attrs:
