@@ -350,6 +350,15 @@ def visit_wait(visit: Visit, events: list[VisitEvent]) -> dt.timedelta | None:
     return started - created
 
 
+# For people reading the PDF, not the API's status_name.
+STATUS_TEXT = {
+    VisitStatus.WAITING: "Waiting",
+    VisitStatus.IN_PROGRESS: "In progress",
+    VisitStatus.COMPLETED: "Completed",
+    VisitStatus.CANCELLED: "Cancelled",
+}
+
+
 @dataclass
 class AttachmentRow:
     pk: str
@@ -395,8 +404,8 @@ def summary_context(visit: Visit) -> dict:
     timeline = [
         {
             "at": format_local(e.created, zone),
-            "from": VisitStatus(e.from_status).label if e.from_status is not None else "",
-            "to": VisitStatus(e.to_status).label,
+            "from": STATUS_TEXT[e.from_status] if e.from_status is not None else "",
+            "to": STATUS_TEXT[e.to_status],
             "actor": (e.actor.get_full_name() or e.actor.username) if e.actor else "system",
             "reason": e.reason.replace("_", " "),
         }
@@ -415,7 +424,7 @@ def summary_context(visit: Visit) -> dict:
         "location": (intake.location if intake and intake.location else member.state if member else ""),
         "providers": [f"{p.display_name}{', ' + p.title if p.title else ''}" for p in providers],
         "type": visit.get_type_display(),
-        "status": visit.get_status_display(),
+        "status": STATUS_TEXT[visit.status],
         "scheduled_start": format_local(visit.start, zone),
         "scheduled_end": format_local(visit.end, zone),
         "actual_start": format_local(visit.actual_start, zone),

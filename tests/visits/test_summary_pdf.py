@@ -61,7 +61,7 @@ def test_pdf_shows_patient_reason_answers_notes_and_local_times(
     assert "12 min 00 s" in text  # the wait, from the event rows
     assert "Dr. Lee" in text
     assert "General consultation" in text and "50.00" in text
-    assert "waiting → inprogress" in text and "inprogress → completed" in text
+    assert "Waiting → In progress" in text and "In progress → Completed" in text
     assert "Page 1 of 1" in text
     assert "Generated " in text
 
@@ -314,5 +314,5 @@ def test_an_appointment_shows_its_schedule_and_the_wait_of_the_session_that_star
     assert "Scheduled start" in text and "Mon 09 Mar 2026, 09:00 PDT" in text
     assert "09:15 PDT" in text  # scheduled end
     assert "5 min 00 s" in text  # joined 08:57, accepted 09:02
-    assert "appointment" in text and "completed" in text
+    assert "appointment" in text and "Completed" in text
     assert "Healingwell" in squashed(text)  # the notes were written on the session
