@@ -78,6 +78,13 @@ def test_only_clinic_admins_reach_the_page(client, front_desk, provider):
     assert client.get(PAGE).status_code == 403
 
 
+def test_a_polling_cell_whose_session_expired_sends_the_page_to_the_login_form(client, clinic):
+    status = reverse("visits:admin-summary-status", args=[clinic["pat1"].pk])
+    response = client.get(status, HTTP_HX_CURRENT_URL="http://testserver/manage/visits/?patient=ada", **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/login/?next=%2Fmanage%2Fvisits%2F%3Fpatient%3Dada"
+
+
 def test_the_home_page_sends_admins_here(admin_client):
     response = admin_client.get("/")
     assert response.status_code == 302 and response["Location"] == PAGE
