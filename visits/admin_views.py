@@ -95,6 +95,8 @@ def admin_visits(request):
             waits=summaries.wait_stats(visits),
             sort=form.cleaned_data.get("sort") or "-start",
             sort_columns=SORT_COLUMNS,
+            # The filters behind the list shown (not whatever was typed since) go with the export button.
+            applied=[(name, form.data[name]) for name in form.fields if form.data.get(name)],
             export_limit=summaries.EXPORT_MAX_VISITS,
         )
     # A history restore (back button, cache missed) needs the whole page, not the results.

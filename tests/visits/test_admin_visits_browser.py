@@ -53,6 +53,7 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
     assert download.value.suggested_filename == f"visit-summary-{first.pk}-pat-jones-2026-05-04.pdf"
     assert SummaryDownload.objects.filter(visit=first, user=clinic_admin).count() == 1
 
+    page.get_by_placeholder("Name or code").fill("Okafor")  # typed, not applied: the export follows the list
     page.get_by_role("button", name=re.compile("Export the filtered visits")).click()
     zip_link = page.get_by_role("link", name="Download ZIP (2 PDFs)")
     expect(zip_link).to_be_visible()
