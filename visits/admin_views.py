@@ -5,6 +5,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render, resolve_url
@@ -110,6 +111,8 @@ def _summary_visit(request, visit_id):
         return summaries.summary_visit_for(account=request.user.account, user=request.user, visit_id=visit_id)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
 
 
 @require_POST

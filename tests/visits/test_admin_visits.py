@@ -326,3 +326,19 @@ def test_the_page_runs_a_fixed_number_of_queries(admin_client, clinic, django_as
         )
     with django_assert_max_num_queries(few):
         admin_client.get(PAGE)  # more rows, no more queries
+
+
+def test_seeing_all_visits_without_the_export_permission_is_refused_the_pdf(client, clinic, account):
+    from django.contrib.auth.models import Permission
+
+    from tests.clinic.factories import UserFactory
+
+    viewer = UserFactory(account=account)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_all_visits"))
+    client.force_login(viewer)
+    assert client.get(PAGE).status_code == 200
+    assert client.post(reverse("visits:admin-summary-request", args=[clinic["pat1"].pk])).status_code == 403
+    assert client.get(reverse("visits:admin-summary-download", args=[clinic["pat1"].pk])).status_code == 302
+    export = client.post(reverse("visits:admin-export"), {}).content.decode()
+    assert "Only clinic admins export visit summaries." in export
+    assert not SummaryExport.objects.exists()
