@@ -16,7 +16,7 @@ from visits.models import ACTIVE_STATUSES, CloseReason, Intake, Visit, VisitGrou
 from visits.selectors import intake_get, visit_get
 from visits.services import _event, _lock, _refetch, _visit_create, intake_create
 
-NO_PROVIDER_CONSTRAINT = "visit_no_double_booking"
+DOUBLE_BOOKING_CONSTRAINT = "visit_no_double_booking"
 SLOT_TAKEN = "That time is no longer available."
 
 
@@ -40,7 +40,7 @@ def _write_guarded(write):
         with transaction.atomic():
             return write()
     except IntegrityError as exc:
-        if NO_PROVIDER_CONSTRAINT in str(exc):
+        if DOUBLE_BOOKING_CONSTRAINT in str(exc):
             raise _slot_taken() from exc
         raise
 
