@@ -372,3 +372,10 @@ def test_in_progress_answers_204_until_it_changes_elsewhere(dr_lee, room, provid
     assert changed.status_code == 200
     assert "Leaving" not in changed.content.decode()
     assert changed["HX-Trigger"] == '{"in-progress-changed": {}}'  # "My visits today" reloads
+
+
+def test_front_desk_sees_the_visit_page_in_the_rooms_time_zone(client, front_desk, room):
+    visit = waiting(room, reason_for_visit="Back pain")
+    client.force_login(front_desk)
+    html = client.get(reverse("visits:detail", args=[visit.pk])).content.decode()
+    assert "Back pain" in html and "America/Los_Angeles" in html
