@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from tests.clinic.factories import AccountFactory, MemberFactory, ProviderFactory, RoomFactory
@@ -326,11 +328,10 @@ def test_current_visit(member_api, provider_api, intake):
 
 @pytest.fixture
 def appointment(account, room, member, provider):
-    import datetime as dt
-
     from django.utils import timezone
 
-    start = timezone.now() + dt.timedelta(days=1)
+    tomorrow = timezone.now() + dt.timedelta(days=1)
+    start = tomorrow.replace(minute=0, second=0, microsecond=0)  # on the room's 15-minute grid
     return VisitFactory(
         account=account,
         room=room,
@@ -343,8 +344,11 @@ def appointment(account, room, member, provider):
 
 
 def test_provider_id_0_removes_the_provider_and_a_new_one_adds_it(
-    front_desk_api, appointment, other_provider
+    front_desk_api, appointment, other_provider, room
 ):
+    from tests.scheduling.factories import work
+
+    work(other_provider, room, days=range(7), start=dt.time(0), end=dt.time(0))  # free around the clock
     removed = front_desk_api.post(f"visits/{appointment.pk}?version=2", {"provider_id": 0}).json()["data"]
     assert removed["provider"] is None
     added = front_desk_api.post(f"visits/{appointment.pk}?version=2", {"provider_id": other_provider.pk})
