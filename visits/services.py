@@ -546,7 +546,9 @@ def _overdue_pick_sql(*, overdue: Q, batch_size: int) -> tuple[str, tuple]:
     pick = (
         Visit.objects.queued()
         .filter(overdue)
-        .order_by("id")
+        # The queue index's own order: the batch is read from the waiting rows alone. (ORDER BY id, or no
+        # order, let PostgreSQL walk the primary key or the table through every closed visit.)
+        .order_by("room_id", "type", "created")
         .select_for_update(skip_locked=True, of=("self",))
         .values("id")[:batch_size]
     )
