@@ -41,6 +41,18 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
     expect(page.locator("[data-testid=visit-table] tbody tr")).to_have_count(2)
     expect(page).to_have_url(re.compile(r"patient=Jones"))  # the filter is in the address, no reload
 
+    # Sort oldest first by the column header, then filter again: the sort is kept.
+    page.get_by_role("link", name="Time").click()
+    expect(page.locator("[data-testid=visit-table] tbody tr").first).to_have_attribute(
+        "data-visit-id", str(first.pk)
+    )
+    page.get_by_role("combobox", name="Status").select_option(label="completed")
+    expect(page).to_have_url(re.compile(r"status=30"))
+    expect(page).to_have_url(re.compile(r"sort=start"))
+    expect(page.locator("[data-testid=visit-table] tbody tr").first).to_have_attribute(
+        "data-visit-id", str(first.pk)
+    )
+
     row = page.locator(f"tr[data-visit-id='{first.pk}']")
     row.get_by_role("button", name="Download PDF").click()
     link = row.get_by_role("link", name="Download PDF")
@@ -62,4 +74,4 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
     archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert len(archive.namelist()) == 2
     assert all(archive.read(name).startswith(b"%PDF") for name in archive.namelist())
-    assert SummaryExport.objects.get().filters == {"patient": "Jones"}
+    assert SummaryExport.objects.get().filters == {"patient": "Jones", "status": "30", "sort": "start"}
