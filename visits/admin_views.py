@@ -213,4 +213,5 @@ def admin_downloads(request):
     """Who downloaded which visit's summary, and when."""
     downloads = summaries.recent_downloads(account=request.user.account, user=request.user)
     page = Paginator(downloads, 50).get_page(request.GET.get("page"))
-    return render(request, "visits/admin_visits_downloads.html", {"page": page})
+    zone = summaries.admin_zone(account=request.user.account)
+    return render(request, "visits/admin_visits_downloads.html", {"page": page, "zone": zone})

@@ -633,9 +633,18 @@ def _as_datetime(value) -> dt.datetime:
 
 
 def admin_zone(*, account: Account, room=None) -> zoneinfo.ZoneInfo:
-    """The zone the admin's date filters are read in: the chosen room's, else the account's first room's."""
-    room = room or Room.objects.for_account(account).order_by("code").first()
-    return room.zone if room else zoneinfo.ZoneInfo("UTC")
+    """The zone the admin's dates are read in: the chosen room's, else the one most of the account's
+    rooms use (a clinic's rooms are usually in one zone)."""
+    if room is not None:
+        return room.zone
+    common = (
+        Room.objects.for_account(account)
+        .values("time_zone")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "time_zone")
+        .first()
+    )
+    return zoneinfo.ZoneInfo(common["time_zone"] if common else "UTC")
 
 
 ADMIN_SORTS = {

@@ -230,6 +230,7 @@ def test_download_pdf_cell_polls_then_links(
 
     log = admin_client.get(reverse("visits:admin-downloads")).content.decode()
     assert f"#{visit.pk}" in log and clinic_admin.username in log and "Ada Okafor" in log
+    assert "When (America/Los_Angeles)" in log and " PST" in log
 
 
 def test_rows_show_ready_summaries_as_links(admin_client, clinic):
