@@ -209,8 +209,11 @@ def summary_fetch(*, account: Account, user: User, visit_id) -> SummaryState:
     """What GET .../exports/visit_summary answers: the current summary, or a render on its way."""
     visit = summary_visit_for(account=account, user=user, visit_id=visit_id)
     summary = summary_of(visit)
-    if summary_is_current(summary=summary, visit=visit):
+    # A file lost from storage (restored database, wiped media) is rendered again, not a 500.
+    if summary_is_current(summary=summary, visit=visit) and summary.file.storage.exists(summary.file.name):
         return SummaryState(visit=visit, summary=summary, ready=True)
+    if summary is not None and summary.status == VisitSummary.Status.READY:
+        VisitSummary.objects.filter(pk=summary.pk).update(source_modified=None)
     return SummaryState(visit=visit, summary=summary_request(visit=visit), ready=False)
 
 

@@ -171,3 +171,13 @@ def test_every_download_is_logged(ready, admin_api, member_api, clinic_admin, me
     admin_api.get(_path(ready))
     users = list(SummaryDownload.objects.order_by("created", "id").values_list("user_id", flat=True))
     assert users == [clinic_admin.pk, member.user_id, clinic_admin.pk]
+
+
+def test_a_summary_lost_from_storage_is_rendered_again(ready, admin_api, django_capture_on_commit_callbacks):
+    summary = VisitSummary.objects.get(visit=ready)
+    summary.file.storage.delete(summary.file.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_api.get(_path(ready)).status_code == 202
+    again = admin_api.get(_path(ready))
+    assert again.status_code == 200
+    assert b"".join(again.streaming_content).startswith(b"%PDF")
