@@ -104,6 +104,11 @@ def summary_is_current(*, summary: VisitSummary | None, visit: Visit) -> bool:
     )
 
 
+def _stored_and_current(summary: VisitSummary | None, visit: Visit) -> bool:
+    # A file lost from storage (restored database, wiped media) is rendered again, not a 500.
+    return summary_is_current(summary=summary, visit=visit) and summary.file.storage.exists(summary.file.name)
+
+
 def summary_of(visit: Visit) -> VisitSummary | None:
     return VisitSummary.objects.filter(visit=visit).first()
 
@@ -160,7 +165,7 @@ def summary_render(*, visit_id: int, force: bool = False) -> VisitSummary | None
     if visit is None:
         return None  # deleted meanwhile: nothing to render
     summary, _ = VisitSummary.objects.get_or_create(visit=visit)
-    if not force and summary_is_current(summary=summary, visit=visit):
+    if not force and _stored_and_current(summary, visit):
         return summary
     stamp = source_stamp(visit)
     try:
@@ -209,8 +214,7 @@ def summary_fetch(*, account: Account, user: User, visit_id) -> SummaryState:
     """What GET .../exports/visit_summary answers: the current summary, or a render on its way."""
     visit = summary_visit_for(account=account, user=user, visit_id=visit_id)
     summary = summary_of(visit)
-    # A file lost from storage (restored database, wiped media) is rendered again, not a 500.
-    if summary_is_current(summary=summary, visit=visit) and summary.file.storage.exists(summary.file.name):
+    if _stored_and_current(summary, visit):
         return SummaryState(visit=visit, summary=summary, ready=True)
     if summary is not None and summary.status == VisitSummary.Status.READY:
         VisitSummary.objects.filter(pk=summary.pk).update(source_modified=None)
