@@ -353,3 +353,47 @@ def test_no_credentials_and_other_clinics_rooms(account, room, provider):
     stranger = ProviderFactory(account=other, rooms=[RoomFactory(account=other, code="theirs")])
     response = client_for(stranger.user).get("availability", {"room_code": "main"})
     assert response.status_code == 404 and response.json()["errors"]["room_code"]
+
+
+def appointment(room, provider, start: dt.datetime, minutes: int = 15):
+    """A booked appointment whose busy range carries the room's buffers, as the booking service writes it."""
+    end = start + dt.timedelta(minutes=minutes)
+    return VisitFactory(
+        account=room.account,
+        room=room,
+        provider=provider,
+        type=VisitType.SCHEDULED,
+        start=start,
+        end=end,
+        busy_start=start - dt.timedelta(seconds=room.buffer_before),
+        busy_end=end + dt.timedelta(seconds=room.buffer_after),
+    )
+
+
+def test_touching_bookings_time_off_over_one_and_a_gap_of_exactly_one_slot(member_api, provider, room):
+    work(provider, room, days=[0], start=dt.time(9), end=dt.time(13))
+    Room.objects.filter(pk=room.pk).update(buffer_before=300, buffer_after=300)
+    room.refresh_from_db()
+    appointment(room, provider, la(2027, 3, 8, 10))  # busy 09:55-10:20
+    appointment(room, provider, la(2027, 3, 8, 10, 25))  # busy 10:20-10:45: touches the one before
+    appointment(room, provider, la(2027, 3, 8, 12, 20))  # busy 12:15-12:40
+    ScheduleExceptionFactory(
+        provider=provider,
+        room=room,
+        start_date=dt.date(2027, 3, 8),
+        start_time=dt.time(10, 30),
+        end_time=dt.time(11, 30),
+    )
+    got = starts(
+        member_api.get("availability", {"room_code": "main", "start": ts(la(2027, 3, 8)), "duration": DAY})
+    )
+    # A slot t is busy over [t - 5 min, t + 20 min). 09:30 ends its buffer at 09:55 as the first booking's
+    # begins; 11:45 fits between the time off and 12:15; 12:45 starts its buffer as the last booking ends.
+    assert [local_hm(t) for t in got] == [
+        "Mon 09:00",
+        "Mon 09:15",
+        "Mon 09:30",
+        "Mon 11:30",
+        "Mon 11:45",
+        "Mon 12:45",
+    ]
