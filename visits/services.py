@@ -372,24 +372,39 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         raise Conflict(
             f"The visit is {current.status_name}.", errors={"id": [f"The visit is {current.status_name}."]}
         )
-    _event(
-        visit_id=visit.pk,
+    _transitioned(
+        visit=visit,
         from_status=VisitStatus.WAITING,
         to_status=VisitStatus.IN_PROGRESS,
         actor=actor,
         reason="accepted",
         at=now,
+        appointment_changes={"actual_start": now, "provider": provider},
     )
+    return _refetch(visit.pk)
+
+
+def _transitioned(
+    *,
+    visit: Visit,
+    from_status: int,
+    to_status: int,
+    actor: User,
+    reason: str,
+    at: dt.datetime,
+    appointment_changes: dict,
+) -> None:
+    """Record a visit's status change; the appointment this visit started moves with it."""
+    _event(visit_id=visit.pk, from_status=from_status, to_status=to_status, actor=actor, reason=reason, at=at)
     if visit.appointment_id:
         _appointment_follow(
             appointment_id=visit.appointment_id,
-            from_status=VisitStatus.WAITING,
-            to_status=VisitStatus.IN_PROGRESS,
+            from_status=from_status,
+            to_status=to_status,
             actor=actor,
-            at=now,
-            changes={"actual_start": now, "provider": provider},
+            at=at,
+            changes=appointment_changes,
         )
-    return _refetch(visit.pk)
 
 
 def _appointment_follow(
@@ -425,23 +440,16 @@ def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") 
     Visit.objects.filter(pk=visit.pk).update(
         status=VisitStatus.COMPLETED, actual_end=now, notes=sanitise_html(notes), modified=now
     )
-    _event(
-        visit_id=visit.pk,
+    _transitioned(
+        visit=visit,
         from_status=VisitStatus.IN_PROGRESS,
         to_status=VisitStatus.COMPLETED,
         actor=actor,
         reason="completed",
         at=now,
+        appointment_changes={"actual_end": now},
     )
     if visit.appointment_id:
-        _appointment_follow(
-            appointment_id=visit.appointment_id,
-            from_status=VisitStatus.IN_PROGRESS,
-            to_status=VisitStatus.COMPLETED,
-            actor=actor,
-            at=now,
-            changes={"actual_end": now},
-        )
         summaries.summary_request_for(visit_id=visit.appointment_id)
     summaries.summary_request_for(visit_id=visit.pk)
     return _refetch(visit.pk)
