@@ -66,7 +66,8 @@ from scheduling.models import ScheduleException, WorkingHours  # noqa: E402
 from scheduling.selectors import free_slots  # noqa: E402
 from visits.models import Visit, VisitStatus, VisitType  # noqa: E402
 
-PROVIDERS, BOOKINGS, DAYS, RUNS = 50, 5_000, 14, 60
+# 150 interleaved runs: with 60, the ratio moved by a whole point between runs on a loaded machine.
+PROVIDERS, BOOKINGS, DAYS, RUNS = 50, 5_000, 14, 150
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 FIRST_DAY = dt.date(2030, 1, 7)  # a Monday
 START = dt.datetime.combine(FIRST_DAY, dt.time(0), tzinfo=LA)
@@ -220,6 +221,7 @@ def main() -> None:
             client.get("/api/v3/availability", params, headers=headers)
             client.get("/api/v3/bench-floor", headers=headers)
         room = Room.objects.get(account=account)
+        load_before = os.getloadavg()[0]
         figures = p50s(
             {
                 "endpoint": lambda: client.get("/api/v3/availability", params, headers=headers),
@@ -227,6 +229,7 @@ def main() -> None:
                 "selector": lambda: free_slots(room=room, slot_length=900, start=START, end=END),
             }
         )
+        load_after = os.getloadavg()[0]
         endpoint, floor = figures["endpoint"], figures["floor"]
         with counting() as floor_queries:
             client.get("/api/v3/bench-floor", headers=headers)
@@ -237,6 +240,8 @@ def main() -> None:
     print(f"floor p50:    {floor * 1000:.1f} ms, {len(floor_queries)} queries (bare DRF view, same auth)")
     print(f"  of which free_slots() alone: {figures['selector'] * 1000:.1f} ms (queries and interval work)")
     print(f"ratio: {endpoint / floor:.2f}")
+    cores = os.cpu_count()
+    print(f"load average (1 min): {load_before:.1f} before timing, {load_after:.1f} after, {cores} cores")
 
 
 if __name__ == "__main__":

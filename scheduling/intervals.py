@@ -114,6 +114,13 @@ def dated_windows(
     return [wall_clock_window(day, start, end, zone) for day in days if start_date <= day <= end_date]
 
 
+@functools.lru_cache(maxsize=65536)  # shared by calls: each request touches a few hundred half hours
+def half_hour_offset(zone: zoneinfo.ZoneInfo, bucket: int) -> int:
+    """The zone's UTC offset in the half hour `bucket` (UNIX seconds // 1800): offsets change only on the
+    hour or half hour."""
+    return int(dt.datetime.fromtimestamp(bucket * 1800, zone).utcoffset().total_seconds())
+
+
 class Grid:
     """Slot starts every `step` seconds on a zone's local clock (09:00, 09:15, ... local)."""
 
@@ -122,12 +129,10 @@ class Grid:
         self._offsets: dict[int, int] = {}
 
     def _offset(self, t: int) -> int:
-        # Offsets change only on the hour or half hour: one zone lookup per half hour touched.
         bucket = t // 1800
         offset = self._offsets.get(bucket)
         if offset is None:
-            offset = int(dt.datetime.fromtimestamp(t, self.zone).utcoffset().total_seconds())
-            self._offsets[bucket] = offset
+            offset = self._offsets[bucket] = half_hour_offset(self.zone, bucket)
         return offset
 
     def up(self, t: int) -> int:
