@@ -103,17 +103,16 @@ FROM scheduling_scheduleexception e JOIN chosen c ON c.id = e.provider_id
 WHERE (e.room_id = %s OR (e.room_id IS NULL AND e.kind = %s)) AND e.start_date <= %s AND e.end_date >= %s
 ORDER BY 1, 4, 7, 8"""
 
-# Time the chosen providers are held, in any room: active appointments and group visits, as the slot
-# times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
-HELD_SQL = """WITH {chosen}
-SELECT v.provider_id, {busy_start} - %s, {busy_end} + %s
-FROM visits_visit v JOIN chosen c ON c.id = v.provider_id
-WHERE v.type = %s AND v.status IN ({statuses}) AND v.visit_group_id IS NULL
+# Time the providers found with hours are held, in any room: active appointments and group visits, as
+# the slot times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
+HELD_SQL = """SELECT v.provider_id, {busy_start} - %s, {busy_end} + %s
+FROM visits_visit v
+WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND v.visit_group_id IS NULL
     AND v.busy_start < %s AND v.busy_end > %s{exclude}
 UNION ALL
 SELECT g.provider_id, {group_start} - %s, {group_end} + %s
-FROM visits_visitgroup g JOIN chosen c ON c.id = g.provider_id
-WHERE g.start < %s AND g."end" > %s"""
+FROM visits_visitgroup g
+WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s"""
 
 
 def _epoch(column: str) -> str:
@@ -187,9 +186,10 @@ def _fetch(
     before, after = room.buffer_before, room.buffer_after
     window_lo = ops.adapt_datetimefield_value(dt.datetime.fromtimestamp(lo - before - after, dt.UTC))
     window_hi = ops.adapt_datetimefield_value(dt.datetime.fromtimestamp(hi + before + after, dt.UTC))
+    ids = list(found)
     held = _rows(
         HELD_SQL.format(
-            chosen=chosen,
+            ids=", ".join(["%s"] * len(ids)),
             busy_start=_epoch("v.busy_start"),
             busy_end=_epoch("v.busy_end"),
             statuses=", ".join(["%s"] * len(ACTIVE_STATUSES)),
@@ -198,9 +198,9 @@ def _fetch(
             group_end=_epoch('g."end"'),
         ),
         [
-            *chosen_params,
             after,
             before,
+            *ids,
             VisitType.SCHEDULED.value,
             *(status.value for status in ACTIVE_STATUSES),
             window_hi,
@@ -208,6 +208,7 @@ def _fetch(
             *([exclude_visit_id] if exclude_visit_id else []),
             after,
             before,
+            *ids,
             window_hi,
             window_lo,
         ],
@@ -216,8 +217,7 @@ def _fetch(
     # sorting by whole tuples cost three times as much.
     held_of = {pid: provider.held for pid, provider in found.items()}
     for row in held:
-        if (rows := held_of.get(row[0])) is not None:
-            rows.append(row)
+        held_of[row[0]].append(row)
     for rows in held_of.values():
         rows.sort(key=_START)
     return found
