@@ -17,35 +17,12 @@ name in it is replaced by clinic_bench_dash.)
 import html
 import io
 import json
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import bench_django
 
-DB_NAME = "clinic_bench_dash"
-server = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-if not server.scheme.startswith("postgres"):
-    sys.exit("bench/dashboard.py needs PostgreSQL: set DATABASE_URL to a postgres:// URL.")
-os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{DB_NAME}"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
-os.environ["DJANGO_DEBUG"] = "false"  # no per-query bookkeeping while timing
-
-import psycopg  # noqa: E402
-
-with psycopg.connect(urlunsplit(server._replace(path="/postgres")), autocommit=True) as admin:
-    if "--rebuild" in sys.argv:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-        admin.execute(f"CREATE DATABASE {DB_NAME}")
-
-import django  # noqa: E402
-
-django.setup()
+bench_django("clinic_bench_dash")
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402

@@ -7,7 +7,7 @@ from pathlib import Path
 here = Path(__file__).resolve().parent
 failed = []
 for script in sorted(here.glob("*.py")):
-    if script.name == "run_all.py":
+    if script.name == "run_all.py" or script.name.startswith("_"):
         continue
     print(f"\n=== {script.name}", flush=True)
     if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:

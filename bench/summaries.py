@@ -24,33 +24,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import ROOT, bench_django
 
-DB_NAME = "clinic_bench_pdf"
-server = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-if not server.scheme.startswith("postgres"):
-    sys.exit("bench/summaries.py needs PostgreSQL: set DATABASE_URL to a postgres:// URL.")
-os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{DB_NAME}"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
-os.environ["DJANGO_DEBUG"] = "false"
-os.environ["LOG_LEVEL"] = "WARNING"  # WeasyPrint logs every step at INFO
 MEDIA = Path(tempfile.mkdtemp(prefix="bench-summaries-"))
-os.environ["MEDIA_ROOT"] = str(MEDIA)
-
-import psycopg  # noqa: E402
-
-with psycopg.connect(urlunsplit(server._replace(path="/postgres")), autocommit=True) as admin:
-    if "--rebuild" in sys.argv:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-        admin.execute(f"CREATE DATABASE {DB_NAME}")
-
-import django  # noqa: E402
-
-django.setup()
+# WeasyPrint logs every step at INFO.
+bench_django("clinic_bench_pdf", LOG_LEVEL="WARNING", MEDIA_ROOT=str(MEDIA))
 
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.core.management import call_command  # noqa: E402
