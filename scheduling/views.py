@@ -358,7 +358,8 @@ def cancel(request, visit_id):
 def hours(request):
     account = request.user.account
     providers = Provider.objects.for_account(account).select_related("user")
-    provider = providers.filter(pk=request.GET.get("provider") or 0).first() or providers.first()
+    chosen = request.GET.get("provider", "")
+    provider = (providers.filter(pk=chosen).first() if chosen.isdigit() else None) or providers.first()
     if provider is None:
         return render(request, HOURS, {"providers": providers})
     rooms = provider.rooms.all()
