@@ -197,6 +197,12 @@ CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
 # --- Visit summaries (PDF) -------------------------------------------------------------------
 # "Letter" or "A4": the print size of the PDF visit summaries.
 VISIT_SUMMARY_PAGE_SIZE = env("VISIT_SUMMARY_PAGE_SIZE", default="Letter")
+# Bulk export ZIPs are kept this many seconds, then removed by a beat task.
+SUMMARY_EXPORT_TTL = env.int("SUMMARY_EXPORT_TTL", default=7 * 24 * 3600)
+CELERY_BEAT_SCHEDULE["visits-summary-exports-cleanup"] = {
+    "task": "visits.tasks.summary_exports_cleanup",
+    "schedule": 24 * 3600.0,
+}
 
 # --- Dashboard -------------------------------------------------------------------------------
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=2)

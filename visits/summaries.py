@@ -525,6 +525,17 @@ def export_download_record(*, export: SummaryExport, user: User) -> int:
     return len(SummaryDownload.objects.bulk_create(rows))
 
 
+def exports_cleanup(*, now: dt.datetime | None = None) -> int:
+    """Remove bulk exports (their ZIP and row) older than SUMMARY_EXPORT_TTL; the summaries stay."""
+    cutoff = (now or timezone.now()) - dt.timedelta(seconds=settings.SUMMARY_EXPORT_TTL)
+    removed = 0
+    for export in SummaryExport.objects.filter(created__lt=cutoff).only("pk", "file").iterator():
+        if export.file:
+            export.file.delete(save=False)  # a file already gone from storage is no error
+        removed += SummaryExport.objects.filter(pk=export.pk).delete()[0]
+    return removed
+
+
 def export_file_name(export: SummaryExport) -> str:
     return f"visit-summaries-{timezone.localtime(export.created):%Y%m%d-%H%M}.zip"
 

@@ -56,3 +56,15 @@ def build_summary_export(export_id: str) -> str | None:
 def close_overdue_visits() -> int:
     """Beat, every 30 s: the system closes queue visits that waited past their room's max waiting time."""
     return visits_close_overdue()
+
+
+@shared_task(
+    autoretry_for=(DatabaseError, OSError),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=300,
+    time_limit=360,
+)
+def summary_exports_cleanup() -> int:
+    """Beat, daily: bulk export ZIPs are removed once they are older than SUMMARY_EXPORT_TTL."""
+    return summaries.exports_cleanup()

@@ -343,3 +343,25 @@ def test_seeing_all_visits_without_the_export_permission_is_refused_the_pdf(clie
     export = client.post(reverse("visits:admin-export"), {}).content.decode()
     assert "Only clinic admins export visit summaries." in export
     assert not SummaryExport.objects.exists()
+
+
+def test_old_export_zips_are_removed_and_recent_ones_kept(clinic, account, clinic_admin, settings):
+    def built_export():
+        export = SummaryExport.objects.create(
+            account=account, requested_by=clinic_admin, visit_ids=[clinic["pat1"].pk], total=1
+        )
+        return summaries.export_build(export_id=export.pk)
+
+    old, recent = built_export(), built_export()
+    SummaryExport.objects.filter(pk=old.pk).update(
+        created=old.created - dt.timedelta(seconds=settings.SUMMARY_EXPORT_TTL + 60)
+    )
+    storage = old.file.storage
+    assert storage.exists(old.file.name)
+
+    assert summaries.exports_cleanup() == 1
+
+    assert list(SummaryExport.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not storage.exists(old.file.name)
+    assert storage.exists(recent.file.name)
+    assert VisitSummary.objects.filter(visit=clinic["pat1"]).exists()  # the summary itself stays
