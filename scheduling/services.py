@@ -52,6 +52,40 @@ def _busy(room: Room, start: dt.datetime, end: dt.datetime) -> dict:
     }
 
 
+def _guard_tbd_capacity(
+    *,
+    room: Room,
+    start: dt.datetime,
+    end: dt.datetime,
+    provider: Provider | None,
+    location: str,
+    exclude_visit_id=None,
+) -> None:
+    """A TBD appointment (no provider yet) holds one of the room's free providers without naming them:
+    never more TBD appointments at a time than providers free for them, whoever books next. The room's
+    lock queues every booking that counts them; the exclusion constraint cannot count."""
+    Room.objects.select_for_update().filter(pk=room.pk).first()
+    busy = _busy(room, start, end)
+    tbd = (
+        Visit.objects.appointments()
+        .active()
+        .filter(room=room, provider__isnull=True, visit_group__isnull=True)
+        .filter(busy_start__lt=busy["busy_end"], busy_end__gt=busy["busy_start"])
+        .exclude(pk=exclude_visit_id)
+        .count()
+    )
+    if provider is None:
+        tbd += 1  # the one being booked
+    elif not tbd:
+        return
+    free = providers_free_for(
+        room=room, start=start, end=end, location=location, exclude_visit_id=exclude_visit_id
+    )
+    left = len([pk for pk in free if provider is None or pk != provider.pk])
+    if left < tbd:
+        raise _slot_taken("No provider is left for that time: appointments without a provider hold them.")
+
+
 def _room_books(room: Room) -> None:
     if not room.is_open or not room.appointments_enabled:
         raise Conflict(
@@ -148,6 +182,7 @@ def appointment_book(
         raise _slot_taken(
             "That time is not an available slot." if start > timezone.now() else "That time has passed."
         )
+    _guard_tbd_capacity(room=room, start=start, end=end, provider=provider, location=intake.location)
     now = timezone.now()
     visit = _write_guarded(
         lambda: _visit_create(
@@ -313,6 +348,14 @@ def appointment_update(
         if not free:
             who = f"{provider.display_name} is" if provider else "No provider is"
             raise _slot_taken(f"{who} not free at that time." if not moved else SLOT_TAKEN)
+        _guard_tbd_capacity(
+            room=room,
+            start=new_start,
+            end=new_end,
+            provider=provider,
+            location=location,
+            exclude_visit_id=visit.pk,
+        )
     now = timezone.now()
     _write_guarded(
         lambda: Visit.objects.filter(pk=visit.pk).update(
