@@ -263,24 +263,39 @@ def visit_add_walkin(
                 raise InvalidInput.field("provider_id", "That provider does not work in this room.")
     elif provider_id:
         raise InvalidInput.field("provider_id", "Only pass provider_id when starting an appointment.")
-    existing = _waiting_visit_of(intake, VisitType.WALKIN)
-    if existing is not None:  # a retried request: the patient is already in the queue
-        return _refetch(existing.pk)
-    now = timezone.now()
-    visit = _visit_create(
-        actor=actor,
-        at=now,
+    return _join_queue(
         account=account,
+        actor=actor,
         room=room,
-        type=VisitType.WALKIN,
-        status=VisitStatus.WAITING,
-        member=intake.member,
         intake=intake,
+        visit_type=VisitType.WALKIN,
         provider=provider,
         appointment=appointment,
-        consultation=intake.consultation,
-        start=now,
     )
+
+
+def _join_queue(
+    *, account: Account, actor: User, room: Room, intake: Intake, visit_type: int, **fields
+) -> Visit:
+    """Put the intake's patient in the queue. Idempotent per intake: the intake's row lock makes a retried
+    or doubled request find the visit the first one created."""
+    Intake.objects.select_for_update().filter(pk=intake.pk).first()
+    visit = _waiting_visit_of(intake, visit_type)
+    if visit is None:
+        now = timezone.now()
+        visit = _visit_create(
+            actor=actor,
+            at=now,
+            account=account,
+            room=room,
+            type=visit_type,
+            status=VisitStatus.WAITING,
+            member=intake.member,
+            intake=intake,
+            consultation=intake.consultation,
+            start=now,
+            **fields,
+        )
     return _refetch(visit.pk)
 
 
@@ -308,23 +323,7 @@ def visit_add_econsult(*, account: Account, actor: User, intake_id, room_code: s
     room = room_get(account=account, code=room_code)
     _room_takes_visits(room=room, walkin=False)
     intake = _queue_intake(account=account, actor=actor, intake_id=intake_id, room=room, member_code=None)
-    existing = _waiting_visit_of(intake, VisitType.ECONSULT)
-    if existing is not None:
-        return _refetch(existing.pk)
-    now = timezone.now()
-    visit = _visit_create(
-        actor=actor,
-        at=now,
-        account=account,
-        room=room,
-        type=VisitType.ECONSULT,
-        status=VisitStatus.WAITING,
-        member=intake.member,
-        intake=intake,
-        consultation=intake.consultation,
-        start=now,
-    )
-    return _refetch(visit.pk)
+    return _join_queue(account=account, actor=actor, room=room, intake=intake, visit_type=VisitType.ECONSULT)
 
 
 def _acting_provider(actor: User) -> Provider:
