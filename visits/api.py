@@ -12,6 +12,7 @@ from clinic.api_base import ok, paged
 from clinic.errors import InvalidInput
 from scheduling import api as scheduling_api
 from scheduling.serializers import AppointmentIn
+from scheduling.services import appointment_update
 from visits import attachments, selectors, services, summaries
 from visits.attachment_views import file_response
 from visits.models import Attachment
@@ -275,7 +276,7 @@ class VisitDetailApi(APIView):
     )
     def post(self, request, visit_id: str):
         data = _valid(VisitUpdateIn, request.data)
-        visit = services.visit_update(account=request.account, actor=request.user, visit_id=visit_id, **data)
+        visit = appointment_update(account=request.account, actor=request.user, visit_id=visit_id, **data)
         return ok(visit_data(visit))
 
 

@@ -507,26 +507,6 @@ def visit_force_cancel(*, account: Account, actor: User, visit_id) -> tuple[Visi
     return _close_locked(visit=visit, actor=actor, reason=CloseReason.FORCE_CANCELLED)
 
 
-@transaction.atomic
-def visit_update(
-    *,
-    account: Account,
-    actor: User,
-    visit_id,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    provider_id=None,
-) -> Visit:
-    """Change an appointment's time or provider (`provider_id=0` removes the provider: a TBD visit)."""
-    # Rescheduling is booking again: the scheduling app's guard decides. Imported here because
-    # scheduling builds on this module.
-    from scheduling.services import appointment_update
-
-    return appointment_update(
-        account=account, actor=actor, visit_id=visit_id, start=start, end=end, provider_id=provider_id
-    )
-
-
 # --- max waiting time ------------------------------------------------------------------------------------
 
 OVERDUE_BATCH_SIZE = 1000
