@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.errors import NotFound
@@ -36,16 +37,17 @@ def api_credential_valid(*, account: Account, key: str, secret: str) -> ApiCrede
     return credential
 
 
-def room_get(*, account: Account, code: str) -> Room:
-    room = Room.objects.for_account(account).filter(code=code).first()
+def room_get(*, account: Account, code: str, rooms: QuerySet[Room] | None = None) -> Room:
+    room = (Room.objects.all() if rooms is None else rooms).for_account(account).filter(code=code).first()
     if room is None:
         raise NotFound(f"Room {code!r} not found.", errors={"room_code": ["No such room in this account."]})
     return room
 
 
 def room_detail(*, account: Account, code: str) -> Room:
-    room_get(account=account, code=code)
-    return Room.objects.for_account(account).prefetch_related("providers", "consultations").get(code=code)
+    return room_get(
+        account=account, code=code, rooms=Room.objects.prefetch_related("providers", "consultations")
+    )
 
 
 def provider_get(*, account: Account, provider_id) -> Provider:

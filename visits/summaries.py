@@ -486,16 +486,18 @@ def export_build(*, export_id) -> SummaryExport | None:
     if export is None or export.status == SummaryExport.Status.READY:
         return export
     SummaryExport.objects.filter(pk=export.pk).update(status=SummaryExport.Status.RUNNING, done=0)
-    visits = {v.pk: v for v in Visit.objects.for_account(export.account_id).filter(pk__in=export.visit_ids)}
+    visits = {
+        v.pk: v
+        for v in Visit.objects.for_account(export.account_id).with_related().filter(pk__in=export.visit_ids)
+    }
     try:
         with tempfile.TemporaryFile() as spool:
             with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for done, visit_id in enumerate(export.visit_ids, start=1):
                     if visit_id in visits:
                         summary = summary_render(visit_id=visit_id)
-                        visit = Visit.objects.with_related().get(pk=visit_id)
                         with summary.file.open("rb") as pdf:
-                            archive.writestr(download_file_name(visit), pdf.read())
+                            archive.writestr(download_file_name(visits[visit_id]), pdf.read())
                     SummaryExport.objects.filter(pk=export.pk).update(done=done)
             spool.seek(0)
             name = f"{export.account_id}/visit-summaries-{export.pk}.zip"
