@@ -35,6 +35,11 @@ ACTIVE_STATUSES = (VisitStatus.WAITING, VisitStatus.IN_PROGRESS)
 QUEUE_TYPES = (VisitType.WALKIN, VisitType.ECONSULT)
 
 
+def status_words(status: int) -> str:
+    """A status as people read it; `status_name` keeps the API's single word ("inprogress")."""
+    return "in progress" if status == VisitStatus.IN_PROGRESS else VisitStatus(status).label
+
+
 class Intake(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="intakes")
@@ -198,6 +203,10 @@ class Visit(models.Model):
         return VisitStatus(self.status).label
 
     @property
+    def status_words(self) -> str:
+        return status_words(self.status)
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
@@ -224,6 +233,10 @@ class VisitEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visit_id}: {self.from_status} -> {self.to_status}"
+
+    @property
+    def to_status_words(self) -> str:
+        return status_words(self.to_status)
 
 
 def attachment_upload_to(instance, filename):

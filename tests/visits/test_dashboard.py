@@ -351,6 +351,15 @@ def test_visit_page_shows_intake_timeline_and_notes(dr_lee, room, provider):
     assert "by Grace Lee" in timeline
 
 
+def test_visit_page_says_in_progress_in_words(dr_lee, room, provider):
+    visit = waiting(room)
+    services.visit_accept(account=room.account, actor=provider.user, visit_id=visit.pk)
+    html = dr_lee.get(reverse("visits:detail", args=[visit.pk])).content.decode()
+    assert 'data-testid="visit-status">in progress</span>' in html
+    assert "In progress" in html[html.index('id="events-heading"') :]
+    assert ">inprogress<" not in html  # the API's word never shows as text
+
+
 def test_visit_page_of_another_clinic_is_404(dr_lee):
     foreign = waiting(RoomFactory(account=AccountFactory(code="rival")))
     assert dr_lee.get(reverse("visits:detail", args=[foreign.pk])).status_code == 404
