@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from clinic.demo import DEMO_PASSWORD, seed_demo_clinic
 from clinic.models import User
+from tests.browser import wait_for_htmx
 from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,11 +35,14 @@ def test_front_desk_books_reschedules_and_cancels(staff_page):
         page.locator("input[name=day]").dispatch_event("change")
     expect(page.get_by_role("heading", name=day.strftime("%A %-d %B %Y"))).to_be_visible()
     expect(page.locator("#workspace")).to_contain_text("America/Los_Angeles")
+    wait_for_htmx(page)
 
     page.locator("#slots button", has_text="10:00").click()
     expect(page.locator("#book-card")).to_contain_text("10:00")
+    wait_for_htmx(page)
     page.fill("#patient-q", "Jones")
     expect(page.get_by_label("Pat Jones · P-1001", exact=False)).to_be_checked()
+    wait_for_htmx(page)
     page.get_by_role("button", name="Book").click()
     confirmation = page.locator("#confirmation")
     expect(confirmation).to_contain_text("Pat Jones")
@@ -50,10 +54,13 @@ def test_front_desk_books_reschedules_and_cancels(staff_page):
     expect(row).to_contain_text("10:00\N{EN DASH}10:15")
     expect(page.locator("#schedule h3", has_text="Dr. Lee")).to_be_visible()
 
+    wait_for_htmx(page)
     row.get_by_role("button", name="Reschedule").click()
+    wait_for_htmx(page)
     page.locator(".reschedule-panel button", has_text="11:00").click()
     expect(page.locator("#message")).to_contain_text("Moved Pat Jones")
     expect(row).to_contain_text("11:00\N{EN DASH}11:15")
+    wait_for_htmx(page)
 
     row.get_by_label("Cancellation reason").fill("Patient phoned to cancel")
     row.get_by_role("button", name="Cancel").click()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import wait_for_htmx
 from tests.clinic.factories import MemberFactory
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
 from visits.models import SummaryDownload, SummaryExport, VisitSummary
@@ -40,12 +41,14 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
     expect(page.get_by_test_id("visit-total")).to_have_text("2")
     expect(page.locator("[data-testid=visit-table] tbody tr")).to_have_count(2)
     expect(page).to_have_url(re.compile(r"patient=Jones"))  # the filter is in the address, no reload
+    wait_for_htmx(page)
 
     # Sort oldest first by the column header, then filter again: the sort is kept.
     page.get_by_role("link", name="Time").click()
     expect(page.locator("[data-testid=visit-table] tbody tr").first).to_have_attribute(
         "data-visit-id", str(first.pk)
     )
+    wait_for_htmx(page)
     page.get_by_role("combobox", name="Status").select_option(label="completed")
     expect(page).to_have_url(re.compile(r"status=30"))
     expect(page).to_have_url(re.compile(r"sort=start"))
@@ -53,6 +56,7 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
         "data-visit-id", str(first.pk)
     )
 
+    wait_for_htmx(page)
     row = page.locator(f"tr[data-visit-id='{first.pk}']")
     row.get_by_role("button", name="Download PDF").click()
     link = row.get_by_role("link", name="Download PDF")
@@ -65,6 +69,7 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
     assert download.value.suggested_filename == f"visit-summary-{first.pk}-pat-jones-2026-05-04.pdf"
     assert SummaryDownload.objects.filter(visit=first, user=clinic_admin).count() == 1
 
+    wait_for_htmx(page)
     page.get_by_placeholder("Name or code").fill("Okafor")  # typed, not applied: the export follows the list
     page.get_by_role("button", name=re.compile("Export the filtered visits")).click()
     zip_link = page.get_by_role("link", name="Download ZIP (2 PDFs)")

@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import wait_for_htmx
 from tests.visits.factories import VisitFactory
 from visits.models import Visit, VisitStatus
 from visits.tasks import close_overdue_visits
@@ -57,6 +58,8 @@ def test_two_providers_one_econsult(staff_page, provider, other_provider, member
 
     # Dr. Patel's page will click late: its refreshes answer "unchanged" for now, as if slow.
     patel.route(QUEUE_POLL, lambda route: route.fulfill(status=204))
+    wait_for_htmx(lee)
+    wait_for_htmx(patel)
     lee_row.get_by_role("button", name="Accept").click()
     expect(lee.locator("#in-progress")).to_contain_text("Pat Jones")
     expect(lee_row).to_have_count(0)
@@ -76,6 +79,7 @@ def test_two_providers_one_econsult(staff_page, provider, other_provider, member
 
     # Dr. Lee completes the visit with notes; only the allowed html is kept.
     card = lee.locator(f"#in-progress-{visit_id}")
+    wait_for_htmx(lee)
     card.locator("textarea[name=notes]").fill("<p>Drink <b>water</b></p><script>alert(1)</script>")
     card.get_by_role("button", name="Complete").click()
     expect(card).to_have_count(0)

@@ -1,0 +1,12 @@
+"""Helpers for the Playwright tests."""
+
+
+def wait_for_htmx(page) -> None:
+    """Wait until htmx has finished every request and settled what it swapped in.
+
+    htmx binds the `hx-*` attributes of new content only when it settles (20 ms after the swap), so a
+    test that types into a just-swapped input before then would fire events nothing listens to yet.
+    """
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
