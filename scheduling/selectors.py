@@ -105,6 +105,7 @@ ORDER BY 1, 4, 7, 8"""
 
 # Time the providers found with hours are held, in any room: active appointments and group visits, as
 # the slot times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
+# The last part: this room's TBD appointments (no provider yet), as their busy ranges, with a NULL provider.
 HELD_SQL = """SELECT v.provider_id, {busy_start} - %s, {busy_end} + %s
 FROM visits_visit v
 WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND v.visit_group_id IS NULL
@@ -112,7 +113,12 @@ WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND 
 UNION ALL
 SELECT g.provider_id, {group_start} - %s, {group_end} + %s
 FROM visits_visitgroup g
-WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s"""
+WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s
+UNION ALL
+SELECT NULL, {busy_start}, {busy_end}
+FROM visits_visit v
+WHERE v.room_id = %s AND v.provider_id IS NULL AND v.type = %s AND v.status IN ({statuses})
+    AND v.visit_group_id IS NULL AND v.busy_start < %s AND v.busy_end > %s{exclude}"""
 
 
 def _epoch(column: str) -> str:
@@ -142,8 +148,9 @@ def _date(value) -> dt.date | None:
 
 def _fetch(
     *, room: Room, provider_id, location: str, lo: int, hi: int, exclude_visit_id=None
-) -> dict[int, _Provider]:
-    """Two queries, whatever the span or the number of providers: their hours, and their held time."""
+) -> tuple[dict[int, _Provider], list[tuple]]:
+    """Two queries, whatever the span or the number of providers: their hours, and their held time with
+    the room's TBD appointments (returned apart, as (None, busy start, busy end) rows)."""
     chosen = CHOSEN_SQL.format(
         one=" AND p.id = %s" if provider_id else "",
         licensed=" AND p.id IN (SELECT provider_id FROM clinic_providerlicense WHERE state = %s)"
@@ -179,7 +186,7 @@ def _fetch(
         else:
             provider.exceptions.append((kind, _date(start_date), _date(end_date), _time(start), _time(end)))
     if not found:
-        return found
+        return found, []
 
     # A new slot's busy range [t - before, t + length + after) must miss every held range: so each held
     # range [s, e) forbids slot times in [s - after, e + before).
@@ -211,16 +218,23 @@ def _fetch(
             *ids,
             window_hi,
             window_lo,
+            room.pk,
+            VisitType.SCHEDULED.value,
+            *(status.value for status in ACTIVE_STATUSES),
+            window_hi,
+            window_lo,
+            *([exclude_visit_id] if exclude_visit_id else []),
         ],
     )
     # Rows kept as they come, (provider, start, end), and sorted by start: building a tuple per row and
     # sorting by whole tuples cost three times as much.
     held_of = {pid: provider.held for pid, provider in found.items()}
+    held_of[None] = tbd = []
     for row in held:
         held_of[row[0]].append(row)
     for rows in held_of.values():
         rows.sort(key=_START)
-    return found
+    return found, tbd
 
 
 def _free_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[intervals.Interval]:
@@ -262,12 +276,15 @@ def free_slots(
     location: str = "",
     now: dt.datetime | None = None,
     exclude_visit_id=None,
+    count_tbd: bool = True,
 ) -> list[Slot]:
     """Free slots of the room's providers, sorted by start; each lists the providers free for it.
 
     Not offered: booked or group-held time (buffers included), the past and the room's minimum notice,
-    anything outside a provider's hours in this room, time off. `exclude_visit_id` ignores one booking
-    (the one being rescheduled).
+    anything outside a provider's hours in this room, time off, and times where the room's TBD
+    appointments (no provider yet) hold every free provider: a slot needs more free providers than TBD
+    appointments overlapping it, as the booking guard does. `count_tbd=False` is that guard's own raw
+    reading. `exclude_visit_id` ignores one booking (the one being rescheduled).
     """
     if not room.appointments_enabled or not room.is_open:
         return []
@@ -276,35 +293,62 @@ def free_slots(
     fetch_lo, fetch_hi = (lo, hi) if lo is not None else (earliest, earliest + SEARCH_HORIZON + span)
     if fetch_hi <= earliest:
         return []
-    providers = _fetch(
-        room=room,
-        provider_id=provider_id,
-        location=location,
-        lo=max(fetch_lo, earliest),
-        hi=fetch_hi,
-        exclude_visit_id=exclude_visit_id,
-    )
+    window = {
+        "room": room,
+        "location": location,
+        "lo": max(fetch_lo, earliest),
+        "hi": fetch_hi,
+        "exclude_visit_id": exclude_visit_id,
+    }
+    providers, tbd = _fetch(provider_id=provider_id, **window)
+    if not count_tbd:
+        tbd = []
+    only = None
+    if tbd and provider_id:
+        # A TBD appointment may take any of the providers: counting what is left needs all of them.
+        only = int(provider_id)
+        providers, tbd = _fetch(provider_id=None, **window)
     grid = intervals.Grid(room.slot_interval or slot_length, room.zone)
     memo: dict = {}
-    free = {
-        pid: _free_intervals(providers[pid], max(fetch_lo, earliest), fetch_hi, memo)
-        for pid in sorted(providers)
-    }
-    if lo is None:
+    free = {pid: _free_intervals(providers[pid], window["lo"], fetch_hi, memo) for pid in sorted(providers)}
+    before, after = room.buffer_before, room.buffer_after
+
+    def slots_between(first: int, last_end: int) -> list[Slot]:
+        by_start: defaultdict[int, list[int]] = defaultdict(list)
+        for pid, intervals_free in free.items():
+            for t in grid.starts(intervals_free, slot_length, first, last_end):
+                by_start[t].append(pid)
+        slots = []
+        for t in sorted(by_start):
+            pids = by_start[t]
+            if tbd:
+                busy_start, busy_end = t - before, t + slot_length + after
+                if len(pids) <= sum(1 for _, s, e in tbd if s < busy_end and e > busy_start):
+                    continue
+            if only is not None:
+                if only not in pids:
+                    continue
+                pids = [only]
+            slots.append(Slot(t, t + slot_length, pids))
+        return slots
+
+    if lo is not None:
+        return slots_between(max(lo, earliest), hi)
+    # 'available': the span starts at the first free slot. Without TBD appointments in the way the first
+    # provider's first start is it; with them, look on span by span.
+    searched = [free[only]] if only is not None else list(free.values())
+    cursor = earliest
+    while True:
         firsts = [
-            t
-            for f in free.values()
-            if (t := grid.first_start(f, slot_length, earliest, fetch_hi)) is not None
+            t for f in searched if (t := grid.first_start(f, slot_length, cursor, fetch_hi)) is not None
         ]
         if not firsts:
             return []
-        lo = min(firsts)
-        hi = lo + span
-    by_start: defaultdict[int, list[int]] = defaultdict(list)
-    for pid, intervals_free in free.items():
-        for t in grid.starts(intervals_free, slot_length, max(lo, earliest), hi):
-            by_start[t].append(pid)
-    return [Slot(t, t + slot_length, by_start[t]) for t in sorted(by_start)]
+        first = min(firsts)
+        slots = slots_between(first, first + span)
+        if slots:
+            return slots if slots[0].start == first else slots_between(slots[0].start, slots[0].start + span)
+        cursor = first + span
 
 
 def providers_free_for(
@@ -325,6 +369,7 @@ def providers_free_for(
         provider_id=provider_id,
         location=location,
         exclude_visit_id=exclude_visit_id,
+        count_tbd=False,
     )
     return next((s.provider_ids for s in slots if s.start == _ts(start)), [])
 

@@ -288,6 +288,7 @@ def visit_group_create(
     end = start + dt.timedelta(seconds=consultation.duration)
     if provider.pk not in providers_free_for(room=room, start=start, end=end, provider_id=provider.pk):
         raise _slot_taken(f"{provider.display_name} is not free then.")
+    _guard_tbd_capacity(room=room, start=start, end=end, provider=provider, location="")
     return VisitGroup.objects.create(
         account=account,
         room=room,

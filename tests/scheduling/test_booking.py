@@ -188,6 +188,9 @@ def test_a_tbd_appointment_gets_a_provider_only_if_free_and_loses_it_with_zero(
     assert free_at(member_api, TEN) == []
     removed = front_desk_api.post(f"visits/{visit_id}?version=2", {"provider_id": 0})
     assert removed.json()["data"]["provider"] is None
+    # Dr. Patel's time is free again, but the TBD appointment needs the only free provider: not offered.
+    assert free_at(member_api, TEN) == []
+    front_desk_api.post("visits/close", {"id": visit_id, "reason": "patient_cancel_appointment"})
     assert free_at(member_api, TEN) == [other_provider.pk]
 
 

@@ -1,11 +1,17 @@
 """TBD appointments (no provider yet) each hold one of the room's free providers: the room is never
 promised more patients at a time than it has providers for."""
 
+import datetime as dt
+
 import pytest
 
-from tests.clinic.factories import MemberFactory
-from tests.scheduling.test_booking import TEN, book, hours, intake  # noqa: F401  (fixtures)
+from clinic.errors import Conflict
+from scheduling.services import visit_group_create
+from tests.clinic.factories import ConsultationFactory, MemberFactory
+from tests.scheduling.conftest import la, ts
+from tests.scheduling.test_booking import TEN, book, free_at, hours, intake  # noqa: F401  (fixtures)
 from tests.visits.factories import IntakeFactory
+from visits.models import VisitGroup
 
 pytestmark = pytest.mark.usefixtures("clock", "hours")
 
@@ -54,8 +60,6 @@ def test_cancelling_a_tbd_appointment_gives_its_place_back(front_desk_api, accou
 
 
 def test_moving_a_tbd_appointment_into_a_full_time_is_refused(front_desk_api, account, room, consultation):
-    import datetime as dt
-
     for _ in range(2):
         book(front_desk_api, _patient_intake(account, room, consultation))
     later = book(
@@ -66,3 +70,64 @@ def test_moving_a_tbd_appointment_into_a_full_time_is_refused(front_desk_api, ac
         f"visits/{later.json()['data']['id']}?version=2", {"start": start, "end": start + 900}
     )
     assert moved.status_code == 409
+
+
+def test_availability_stops_offering_a_time_that_tbd_appointments_hold(
+    front_desk_api, account, room, consultation, provider, other_provider
+):
+    book(front_desk_api, _patient_intake(account, room, consultation))
+    # One TBD at 10:00 holds one of the two free providers: both are still listed, either may be named.
+    assert free_at(front_desk_api, TEN) == [provider.pk, other_provider.pk]
+    assert free_at(front_desk_api, TEN, provider_id=other_provider.pk) == [other_provider.pk]
+    assert (
+        book(
+            front_desk_api, _patient_intake(account, room, consultation), provider_id=provider.pk
+        ).status_code
+        == 201
+    )
+    # Now the TBD needs Dr. Patel: 10:00 is gone, for any provider and for Dr. Patel by name.
+    assert free_at(front_desk_api, TEN) == []
+    assert free_at(front_desk_api, TEN, provider_id=other_provider.pk) == []
+    # What availability offers, booking takes; what it hides, booking refuses.
+    refused = book(
+        front_desk_api, _patient_intake(account, room, consultation), provider_id=other_provider.pk
+    )
+    assert refused.status_code == 409
+    assert free_at(front_desk_api, TEN + dt.timedelta(minutes=15)) == [provider.pk, other_provider.pk]
+
+
+def test_the_first_available_slot_skips_times_tbd_appointments_hold(
+    front_desk_api, account, room, consultation, provider, other_provider
+):
+    nine = la(2027, 3, 8, 9)
+    for _ in range(2):
+        assert (
+            book(front_desk_api, _patient_intake(account, room, consultation), start=nine).status_code == 201
+        )
+    data = front_desk_api.get("availability", {"room_code": "main", "consultation_id": consultation.pk})
+    first = data.json()["data"][0]
+    assert first["start"] == ts(nine) + 900
+    assert first["provider_ids"] == [provider.pk, other_provider.pk]
+    only_patel = front_desk_api.get(
+        "availability",
+        {"room_code": "main", "consultation_id": consultation.pk, "provider_id": other_provider.pk},
+    )
+    assert only_patel.json()["data"][0]["start"] == ts(nine) + 900
+
+
+def test_a_group_visit_cannot_take_the_provider_a_tbd_appointment_needs(
+    front_desk_api, front_desk, account, room, consultation, provider, other_provider
+):
+    for _ in range(2):  # both providers held at 10:00 by TBD appointments
+        assert book(front_desk_api, _patient_intake(account, room, consultation)).status_code == 201
+    group_consultation = ConsultationFactory(room=room, duration=3600, capacity=4)
+    with pytest.raises(Conflict, match="No provider is left"):
+        visit_group_create(
+            account=account,
+            actor=front_desk,
+            room=room,
+            consultation=group_consultation,
+            provider=provider,
+            start=TEN,
+        )
+    assert not VisitGroup.objects.exists()
