@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import pillow_heif
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -194,15 +195,38 @@ def attachment_upload(*, account: Account, actor: User, upload: UploadedFile, ca
         ext=ext,
         content_type=content_type,
     )
-    # The storage name comes from Attachment.file's upload_to (random); the name passed here is ignored.
-    attachment.file.save(f"upload.{ext}", upload, save=False)
+    # Made now, once: the pages and PDF summaries then read this small JPEG, never the original.
+    thumbnail = _thumbnail_jpeg(upload) if content_type.startswith("image/") else None
+    upload.seek(0)
     try:
+        # Storage names come from the fields' upload_to (random); the names passed here are ignored.
+        attachment.file.save(f"upload.{ext}", upload, save=False)
+        if thumbnail is not None:
+            attachment.thumbnail.save("thumb.jpg", ContentFile(thumbnail), save=False)
         with transaction.atomic():
             attachment.save()
     except Exception:
-        attachment.file.storage.delete(attachment.file.name)
+        _stored_files_delete(attachment)
         raise
     return attachment
+
+
+def _thumbnail_jpeg(image_file) -> bytes:
+    """A small JPEG of an image file (HEIC included, which browsers cannot show)."""
+    with Image.open(image_file, formats=list(IMAGE_FORMATS)) as image:
+        image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
+        thumb = ImageOps.exif_transpose(image)
+        thumb.thumbnail(THUMBNAIL_SIZE)
+        out = io.BytesIO()
+        thumb.convert("RGB").save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _stored_files_delete(attachment: Attachment) -> None:
+    """Delete the original and the thumbnail from storage; deleting a missing file is a no-op."""
+    for stored in (attachment.file, attachment.thumbnail):
+        if stored.name:
+            stored.storage.delete(stored.name)
 
 
 # --- attaching to an intake ----------------------------------------------------------------------------
@@ -320,7 +344,7 @@ def attachments_cleanup(*, now: dt.datetime | None = None, batch_size: int = 200
             )
             for attachment in batch:
                 # Deleting a missing file is a no-op, so a retry after a failure here finishes the job.
-                attachment.file.storage.delete(attachment.file.name)
+                _stored_files_delete(attachment)
             Attachment.objects.filter(pk__in=[a.pk for a in batch]).delete()
         removed += len(batch)
         if len(batch) < batch_size:
@@ -360,13 +384,29 @@ def attachment_get(*, account: Account, user: User, attachment_id) -> Attachment
 
 
 def attachment_thumbnail(*, attachment: Attachment) -> bytes:
-    """A small JPEG of an image attachment (HEIC included, which browsers cannot show)."""
+    """The stored small JPEG of an image attachment. One uploaded before thumbnails were stored, or whose
+    thumbnail is missing from storage, gets it built from the original now, stored and recorded."""
     if not attachment.content_type.startswith("image/"):
         raise NotFound("Only images have thumbnails.")
-    with attachment.file.open("rb") as stored, Image.open(stored, formats=list(IMAGE_FORMATS)) as image:
-        image.draft("RGB", THUMBNAIL_SIZE)
-        thumb = ImageOps.exif_transpose(image)
-        thumb.thumbnail(THUMBNAIL_SIZE)
-        out = io.BytesIO()
-        thumb.convert("RGB").save(out, "JPEG", quality=80)
-    return out.getvalue()
+    if attachment.thumbnail:
+        try:
+            with attachment.thumbnail.open("rb") as stored:
+                return stored.read()
+        except FileNotFoundError:
+            pass  # removed from storage: built again below
+    try:
+        with attachment.file.open("rb") as original:
+            data = _thumbnail_jpeg(original)
+    except FileNotFoundError as exc:  # the original is gone too: nothing to show, not a server error
+        raise NotFound("The file is no longer stored.") from exc
+    missing = attachment.thumbnail.name or ""
+    attachment.thumbnail.save("thumb.jpg", ContentFile(data), save=False)
+    # Only the thumbnail column, and only if no one recorded another meanwhile (a request building the
+    # same one, or the clean-up removing the row): then ours is surplus and leaves storage again.
+    recorded = Attachment.objects.filter(pk=attachment.pk, thumbnail=missing).update(
+        thumbnail=attachment.thumbnail.name
+    )
+    if not recorded:
+        attachment.thumbnail.storage.delete(attachment.thumbnail.name)
+        attachment.thumbnail.name = missing
+    return data

@@ -244,6 +244,10 @@ def attachment_upload_to(instance, filename):
     return f"attachments/{instance.account_id}/{uuid.uuid4().hex}"
 
 
+def attachment_thumbnail_upload_to(instance, filename):
+    return f"{attachment_upload_to(instance, filename)}-thumb.jpg"
+
+
 class Attachment(models.Model):
     """A file a patient uploaded for an intake (POST /files)."""
 
@@ -260,6 +264,9 @@ class Attachment(models.Model):
     )
     category = models.CharField(max_length=40, choices=Category.choices, default=Category.INTAKE_ATTACHMENT)
     file = models.FileField(upload_to=attachment_upload_to, max_length=255)
+    # Images' 320px JPEG, made once (at upload, or on first request for older files), so the pages and the
+    # PDF summaries never decode a full-size original again. Blank for PDFs.
+    thumbnail = models.FileField(upload_to=attachment_thumbnail_upload_to, blank=True, max_length=255)
     name = models.CharField(max_length=255, help_text="The client's file name, for display only.")
     size = models.PositiveBigIntegerField()
     ext = models.CharField(max_length=10)

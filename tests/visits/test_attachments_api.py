@@ -1,5 +1,6 @@
 """POST /files, GET /files/:id, and `attachments` on POST /intakes and POST /intakes/:id."""
 
+import io
 import json
 import uuid
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.visits.attachment_factories import (
     upload,
 )
 from tests.visits.factories import IntakeFactory, VisitFactory
+from visits.attachments import attachment_upload
 from visits.models import Attachment, Intake
 
 
@@ -68,9 +70,62 @@ def test_upload_accepts_each_type_and_stores_it_under_a_random_name(
     assert isinstance(body["created"], int)
     attachment = Attachment.objects.get(pk=body["id"])
     assert attachment.uploaded_by == member.user and attachment.intake is None
-    [stored] = stored_files(media_root)
+    stored = media_root / attachment.file.name
     assert stored.read_bytes() == data
     assert name.split(".")[0] not in str(stored.relative_to(media_root))
+    # The original and, for images only, its thumbnail: nothing else.
+    expected = {stored} | ({media_root / attachment.thumbnail.name} if ext != "pdf" else set())
+    assert set(stored_files(media_root)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("rash.jpg", image_bytes("JPEG", (1200, 900))),
+        ("rash.png", image_bytes("PNG", (900, 1200))),
+        ("rash.webp", image_bytes("WEBP", (1000, 400))),
+        ("IMG_0001.HEIC", image_bytes("HEIF", (800, 600))),
+    ],
+)
+def test_an_image_upload_stores_a_small_jpeg_thumbnail_beside_the_original(member, member_api, name, data):
+    response = post_file(member_api, name, data)
+
+    assert response.status_code == 201
+    attachment = Attachment.objects.get(pk=response.json()["data"]["id"])
+    thumbnail = attachment.thumbnail.name
+    assert thumbnail.startswith(f"attachments/{member.account_id}/") and thumbnail.endswith("-thumb.jpg")
+    assert thumbnail != attachment.file.name and default_storage.exists(thumbnail)
+    with default_storage.open(thumbnail) as stored:
+        image = Image.open(io.BytesIO(stored.read()))
+    assert image.format == "JPEG" and max(image.size) == 320
+
+
+def test_a_pdf_upload_has_no_thumbnail(member_api, media_root):
+    response = post_file(member_api, "labs.pdf", pdf_bytes())
+
+    assert response.status_code == 201
+    attachment = Attachment.objects.get(pk=response.json()["data"]["id"])
+    assert attachment.thumbnail.name == ""
+    assert stored_files(media_root) == [media_root / attachment.file.name]
+
+
+def test_a_failed_insert_leaves_neither_the_original_nor_the_thumbnail_in_storage(
+    monkeypatch, member, media_root
+):
+    def insert_fails(self, *args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Attachment, "save", insert_fails)
+
+    with pytest.raises(RuntimeError):
+        attachment_upload(
+            account=member.account,
+            actor=member.user,
+            upload=upload("rash.jpg", image_bytes("JPEG", (800, 600))),
+            category="intake_attachment",
+        )
+
+    assert stored_files(media_root) == []
 
 
 def test_type_comes_from_the_content_not_the_name(member_api):
@@ -482,6 +537,7 @@ def test_an_upload_spooled_to_a_temporary_file_is_checked_and_stored_the_same(
     response = post_file(member_api, "big.jpg", data)
 
     assert response.status_code == 201 and response.json()["data"]["type"] == "image/jpeg"
-    [stored] = stored_files(media_root)
-    assert stored.read_bytes() == data
+    attachment = Attachment.objects.get(pk=response.json()["data"]["id"])
+    assert (media_root / attachment.file.name).read_bytes() == data
+    assert default_storage.exists(attachment.thumbnail.name)
     assert post_file(member_api, "big.jpg", ELF_HEADER * 20).status_code == 400

@@ -33,7 +33,7 @@ def intake(account, room, member):
     return IntakeFactory(account=account, room=room, member=member)
 
 
-def test_cleanup_removes_orphans_and_their_files_and_keeps_attached_ones(member, intake):
+def test_cleanup_removes_orphans_and_their_files_and_thumbnails_and_keeps_attached_ones(member, intake):
     attached_long_ago = stored_attachment(user=member.user, intake=intake)
     _age(attached_long_ago, days=30)
     fresh = stored_attachment(user=member.user)
@@ -48,9 +48,13 @@ def test_cleanup_removes_orphans_and_their_files_and_keeps_attached_ones(member,
 
     assert removed == 2
     assert set(Attachment.objects.values_list("pk", flat=True)) == {attached_long_ago.pk, fresh.pk}
-    assert not default_storage.exists(stale.file.name)
-    assert not default_storage.exists(of_deleted_intake.file.name)
-    assert default_storage.exists(attached_long_ago.file.name) and default_storage.exists(fresh.file.name)
+    for orphan in (stale, of_deleted_intake):
+        assert orphan.thumbnail.name  # an image, so it had a thumbnail to remove
+        assert not default_storage.exists(orphan.file.name)
+        assert not default_storage.exists(orphan.thumbnail.name)
+    for kept in (attached_long_ago, fresh):
+        assert kept.thumbnail.name
+        assert default_storage.exists(kept.file.name) and default_storage.exists(kept.thumbnail.name)
 
 
 def test_cleanup_is_idempotent_when_the_stored_file_is_already_gone(member):

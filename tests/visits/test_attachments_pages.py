@@ -6,6 +6,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from PIL import Image
@@ -13,7 +14,7 @@ from PIL import Image
 from tests.clinic.factories import AccountFactory, ProviderFactory, RoomFactory, clinic_admin_user
 from tests.visits.attachment_factories import image_bytes, pdf_bytes, stored_attachment
 from tests.visits.factories import IntakeFactory, VisitFactory
-from visits.models import Visit
+from visits.models import Attachment, Visit
 
 
 @pytest.fixture(autouse=True)
@@ -108,6 +109,47 @@ def test_a_pdf_has_no_thumbnail(client, provider, pdf):
     client.force_login(provider.user)
 
     assert client.get(reverse("visits:attachment-thumbnail", args=[pdf.pk])).status_code == 404
+    assert Attachment.objects.get(pk=pdf.pk).thumbnail.name == ""
+
+
+def test_the_thumbnail_is_the_stored_one_even_with_the_original_gone(client, provider, photo):
+    """Served from storage as stored at upload: the original is not decoded again."""
+    with default_storage.open(photo.thumbnail.name) as stored:
+        stored_thumbnail = stored.read()
+    default_storage.delete(photo.file.name)
+    client.force_login(provider.user)
+
+    response = client.get(reverse("visits:attachment-thumbnail", args=[photo.pk]))
+
+    assert response.status_code == 200 and response.content == stored_thumbnail
+
+
+@pytest.mark.parametrize("why", ["uploaded before thumbnails were stored", "thumbnail gone from storage"])
+def test_an_image_without_a_stored_thumbnail_gets_one_on_first_request(client, provider, photo, why):
+    default_storage.delete(photo.thumbnail.name)
+    if why == "uploaded before thumbnails were stored":
+        Attachment.objects.filter(pk=photo.pk).update(thumbnail="")
+    client.force_login(provider.user)
+
+    first = client.get(reverse("visits:attachment-thumbnail", args=[photo.pk]))
+
+    assert first.status_code == 200
+    assert Image.open(io.BytesIO(first.content)).size == (320, 240)
+    recorded = Attachment.objects.get(pk=photo.pk).thumbnail.name
+    assert recorded.endswith("-thumb.jpg") and recorded != photo.thumbnail.name
+    with default_storage.open(recorded) as stored:
+        assert stored.read() == first.content
+    # Built once: later requests read the stored one, with no original to decode.
+    default_storage.delete(photo.file.name)
+    assert client.get(reverse("visits:attachment-thumbnail", args=[photo.pk])).content == first.content
+
+
+def test_an_image_gone_from_storage_altogether_has_no_thumbnail(client, provider, photo):
+    default_storage.delete(photo.thumbnail.name)
+    default_storage.delete(photo.file.name)
+    client.force_login(provider.user)
+
+    assert client.get(reverse("visits:attachment-thumbnail", args=[photo.pk])).status_code == 404
 
 
 # --- the include templates ---------------------------------------------------------------------------------
