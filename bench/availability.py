@@ -4,7 +4,9 @@ Data (PostgreSQL database `clinic_bench_avail`, built once and reused; `--rebuil
 clinic, one room (America/Los_Angeles, 15-minute grid, 5-minute buffers), 50 providers working
 Monday-Friday 08:00-18:00 and Saturday 09:00-13:00 in their own zones (a third in New York), each with a
 half day off in the fortnight, and 5,000 booked appointments in the 14 days measured (2030-01-07 onwards,
-so the data stays in the future).
+so the data stays in the future); and two years of history before it, about 125,000 completed appointments
+and 42,000 walk-ins nobody took (added to an older data set on the next run), which availability must not
+read.
 
 Figures, in the same run and process:
 - the endpoint (14 days, 15-minute consultation, member token): p50 over RUNS requests, and its queries;
@@ -131,6 +133,38 @@ def build() -> None:
         cursor.execute("ANALYZE")
 
 
+# Two years of the clinic's past, which availability must not read: completed appointments of every
+# provider, and walk-ins nobody took (no provider, like a TBD appointment, but closed).
+HISTORY_SQL = """
+INSERT INTO visits_visit (type, status, start, "end", busy_start, busy_end, close_reason, notes, created,
+                          modified, account_id, room_id, member_id, provider_id)
+SELECT 2, 30, t, t + interval '15 minutes', t - interval '5 minutes', t + interval '20 minutes', '', '',
+       t, t, r.account_id, r.id, m.id, p.id
+FROM clinic_room r
+JOIN LATERAL (SELECT id FROM clinic_member WHERE account_id = r.account_id LIMIT 1) m ON true
+JOIN clinic_provider p ON p.account_id = r.account_id
+CROSS JOIN generate_series(timestamptz '2027-01-04 17:00+00', timestamptz '2028-12-29 17:00+00',
+                           interval '7 hours') t
+WHERE r.account_id = %(account)s
+UNION ALL
+SELECT 1, 40, NULL, NULL, NULL, NULL, 'max_waiting_time_reached', '', t, t, r.account_id, r.id, m.id, NULL
+FROM clinic_room r
+JOIN LATERAL (SELECT id FROM clinic_member WHERE account_id = r.account_id LIMIT 1) m ON true
+CROSS JOIN generate_series(timestamptz '2027-01-01', timestamptz '2028-12-31', interval '25 minutes') t
+WHERE r.account_id = %(account)s
+"""
+
+
+def build_history() -> None:
+    account = Account.objects.get(code="bench")
+    if Visit.objects.filter(account=account, status=VisitStatus.COMPLETED).exists():
+        return
+    print("adding the clinic's history ...", flush=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(HISTORY_SQL, {"account": account.pk})
+        cursor.execute("ANALYZE visits_visit")
+
+
 class FloorApi(APIView):
     """Same authentication and permission as the endpoint; the answer is ready-made."""
 
@@ -176,6 +210,7 @@ def p50s(calls: dict) -> dict[str, float]:
 def main() -> None:
     call_command("migrate", verbosity=0)
     build()
+    build_history()
     account = Account.objects.get(code="bench")
     consultation = Consultation.objects.get(room__account=account)
     member_user = User.objects.create(account=account, username=f"bench-{time.time_ns()}")
@@ -212,7 +247,8 @@ def main() -> None:
         with counting() as floor_queries:
             client.get("/api/v3/bench-floor", headers=headers)
     member_user.delete()
-    print(f"data: {PROVIDERS} providers, {booked} booked appointments in {DAYS} days")
+    past = Visit.objects.filter(account=account).exclude(status=VisitStatus.WAITING).count()
+    print(f"data: {PROVIDERS} providers, {booked} booked appointments in {DAYS} days, {past} past visits")
     print(f"answer: {len(answer)} slots, {pairs} provider-slot pairs")
     print(f"endpoint p50: {endpoint * 1000:.1f} ms, {len(queries)} queries")
     print(f"floor p50:    {floor * 1000:.1f} ms, {len(floor_queries)} queries (bare DRF view, same auth)")

@@ -193,6 +193,13 @@ class Visit(models.Model):
             models.Index(fields=["account", "start"], name="visit_account_start_idx"),
             models.Index(fields=["provider", "start"], name="visit_provider_start_idx"),
             models.Index(fields=["member", "-created"], name="visit_member_created_idx"),
+            # Availability's read of a room's TBD appointments (no provider yet). Without it, the walk-ins
+            # nobody took (provider NULL too) are scanned on every availability call.
+            models.Index(
+                fields=["room", "busy_start"],
+                condition=Q(type=2, status__in=[10, 20], provider__isnull=True, visit_group__isnull=True),
+                name="visit_tbd_hold_idx",
+            ),
         ]
 
     def __str__(self) -> str:
