@@ -6,9 +6,11 @@ import datetime as dt
 import pytest
 
 from clinic.errors import Conflict
+from scheduling.selectors import free_slots
 from scheduling.services import visit_group_create
-from tests.clinic.factories import ConsultationFactory, MemberFactory
+from tests.clinic.factories import ConsultationFactory, MemberFactory, ProviderFactory
 from tests.scheduling.conftest import la, ts
+from tests.scheduling.factories import work
 from tests.scheduling.test_booking import TEN, book, free_at, hours, intake  # noqa: F401  (fixtures)
 from tests.visits.factories import IntakeFactory
 from visits.models import VisitGroup
@@ -131,3 +133,21 @@ def test_a_group_visit_cannot_take_the_provider_a_tbd_appointment_needs(
             start=TEN,
         )
     assert not VisitGroup.objects.exists()
+
+
+def test_one_providers_availability_with_tbd_appointments_reads_everyone_in_four_queries(
+    django_assert_max_num_queries, front_desk_api, account, room, consultation, provider, other_provider
+):
+    for _ in range(8):
+        work(ProviderFactory(account=account, rooms=[room]), room)
+    book(front_desk_api, _patient_intake(account, room, consultation))
+    # Dr. Patel's slots depend on everyone's: a TBD appointment may take any free provider.
+    with django_assert_max_num_queries(4):
+        slots = free_slots(
+            room=room,
+            slot_length=900,
+            start=TEN,
+            end=TEN + dt.timedelta(days=14),
+            provider_id=other_provider.pk,
+        )
+    assert slots[0].start == ts(TEN) and slots[0].provider_ids == [other_provider.pk]
