@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 migrate: install
-	mkdir -p var/broker/out var/broker/processed var/media
+	mkdir -p var/broker/out var/broker/processed var/broker/control var/media
 	$(BIN)/python manage.py migrate --no-input
 
 run: migrate

@@ -16,8 +16,12 @@ def ok(data, status: int = 200, **extra) -> Response:
     return Response({"data": data, **extra}, status=status)
 
 
+# Past any real list, and small enough that the row offset stays inside PostgreSQL's bigint.
+MAX_PAGE = 1_000_000
+
+
 class PageParams(serializers.Serializer):
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=1)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
 

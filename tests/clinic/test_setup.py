@@ -1,8 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -23,6 +25,23 @@ def test_production_mode_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_the_default_filesystem_broker_keeps_all_its_folders_under_var(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
+    script = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.CELERY_BROKER_TRANSPORT_OPTIONS))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    options = json.loads(result.stdout)
+    folders = [
+        options[name] for name in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+    ]
+    var = str(settings.BASE_DIR / "var")
+    assert all(folder.startswith(var) for folder in folders), folders
 
 
 def test_seed_demo_is_idempotent_and_loads_the_demo_clinic(capsys):

@@ -293,6 +293,16 @@ def test_list_is_scoped_by_role_and_paged(member_api, provider_api, front_desk_a
     assert staff_view["total_count"] == 4 and len(staff_view["data"]) == 2
 
 
+def test_paging_past_the_end_is_empty_and_absurd_pages_are_a_400(front_desk_api, room, account):
+    VisitFactory(account=account, room=room)
+    past = front_desk_api.get("visits", {"page": 50}).json()
+    assert (past["total_count"], past["data"], past["page"]) == (1, [], 50)
+    for page in ("99999999999999999999", "0", "two"):
+        refused = front_desk_api.get("visits", {"page": page})
+        assert refused.status_code == 400, page
+        assert "page" in refused.json()["errors"]
+
+
 def test_list_filters(front_desk_api, room, account):
     VisitFactory(account=account, room=room, status=VisitStatus.CANCELLED)
     VisitFactory(account=account, room=room, type=VisitType.ECONSULT)
