@@ -13,6 +13,13 @@ from tests.clinic.factories import (
 )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Tests create users by the hundred: a deliberately slow hasher made each one cost about 0.3 s here.
+    The hashing itself is Django's, and the login tests still check real passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class V3Client:
     """An API client that speaks as one account, optionally with one user's token."""
 
