@@ -24,3 +24,8 @@ class AccountUsernameBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        # Every staff page asks the user's account and role (provider, member): one query for all of them.
+        user = User.objects.select_related("account", "provider", "member").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
