@@ -89,6 +89,7 @@ def test_the_task_is_on_the_beat_schedule():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no row locks to skip")
 def test_a_file_being_attached_meanwhile_is_left_alone(member, intake):
     """An attach holds the file's row lock until it commits; the clean-up skips locked rows."""
     stale = stored_attachment(user=member.user)
