@@ -52,19 +52,32 @@ def _busy(room: Room, start: dt.datetime, end: dt.datetime) -> dict:
     }
 
 
-def _guard_tbd_capacity(
+def _guard_slot(
     *,
     room: Room,
     start: dt.datetime,
     end: dt.datetime,
     provider: Provider | None,
     location: str,
+    not_free: str,
     exclude_visit_id=None,
 ) -> None:
-    """A TBD appointment (no provider yet) holds one of the room's free providers without naming them:
-    never more TBD appointments at a time than providers free for them, whoever books next. The room's
-    lock queues every booking that counts them; the exclusion constraint cannot count."""
+    """The booking guard, inside the transaction that writes: [start, end) must be free for `provider`
+    (for anyone, for a TBD appointment), and TBD appointments, each holding one of the room's free
+    providers without naming them, may never outnumber the providers free for them, whoever books next.
+    The room's lock queues every booking that counts them (the exclusion constraint cannot count), and
+    everything is read after taking it."""
     Room.objects.select_for_update().filter(pk=room.pk).first()
+    window = {
+        "room": room,
+        "start": start,
+        "end": end,
+        "location": location,
+        "exclude_visit_id": exclude_visit_id,
+    }
+    free = providers_free_for(provider_id=provider and provider.pk, **window)
+    if not free:
+        raise _slot_taken(not_free)
     busy = _busy(room, start, end)
     tbd = (
         Visit.objects.appointments()
@@ -78,9 +91,8 @@ def _guard_tbd_capacity(
         tbd += 1  # the one being booked
     elif not tbd:
         return
-    free = providers_free_for(
-        room=room, start=start, end=end, location=location, exclude_visit_id=exclude_visit_id
-    )
+    else:
+        free = providers_free_for(**window)  # a TBD appointment may take any of them
     left = len([pk for pk in free if provider is None or pk != provider.pk])
     if left < tbd:
         raise _slot_taken("No provider is left for that time: appointments without a provider hold them.")
@@ -175,14 +187,14 @@ def appointment_book(
     if provider_id:
         provider = _provider_in_room(account=account, room=room, provider_id=provider_id)
         _lock_provider(provider)
-    free = providers_free_for(
-        room=room, start=start, end=end, provider_id=provider and provider.pk, location=intake.location
+    _guard_slot(
+        room=room,
+        start=start,
+        end=end,
+        provider=provider,
+        location=intake.location,
+        not_free="That time is not an available slot." if start > timezone.now() else "That time has passed.",
     )
-    if not free:
-        raise _slot_taken(
-            "That time is not an available slot." if start > timezone.now() else "That time has passed."
-        )
-    _guard_tbd_capacity(room=room, start=start, end=end, provider=provider, location=intake.location)
     now = timezone.now()
     visit = _write_guarded(
         lambda: _visit_create(
@@ -286,9 +298,14 @@ def visit_group_create(
     provider = _provider_in_room(account=account, room=room, provider_id=provider.pk)
     _lock_provider(provider)
     end = start + dt.timedelta(seconds=consultation.duration)
-    if provider.pk not in providers_free_for(room=room, start=start, end=end, provider_id=provider.pk):
-        raise _slot_taken(f"{provider.display_name} is not free then.")
-    _guard_tbd_capacity(room=room, start=start, end=end, provider=provider, location="")
+    _guard_slot(
+        room=room,
+        start=start,
+        end=end,
+        provider=provider,
+        location="",
+        not_free=f"{provider.display_name} is not free then.",
+    )
     return VisitGroup.objects.create(
         account=account,
         room=room,
@@ -337,24 +354,14 @@ def appointment_update(
     if moved or (provider is not None and provider.pk != visit.provider_id):
         if provider is not None:
             _lock_provider(provider)
-        location = visit.intake.location if visit.intake_id else ""
-        free = providers_free_for(
-            room=room,
-            start=new_start,
-            end=new_end,
-            provider_id=provider and provider.pk,
-            location=location,
-            exclude_visit_id=visit.pk,
-        )
-        if not free:
-            who = f"{provider.display_name} is" if provider else "No provider is"
-            raise _slot_taken(f"{who} not free at that time." if not moved else SLOT_TAKEN)
-        _guard_tbd_capacity(
+        who = f"{provider.display_name} is" if provider else "No provider is"
+        _guard_slot(
             room=room,
             start=new_start,
             end=new_end,
             provider=provider,
-            location=location,
+            location=visit.intake.location if visit.intake_id else "",
+            not_free=f"{who} not free at that time." if not moved else SLOT_TAKEN,
             exclude_visit_id=visit.pk,
         )
     now = timezone.now()
