@@ -6,14 +6,17 @@ from django.db import DatabaseError
 from visits import attachments, summaries
 from visits.services import visits_close_overdue
 
+# The beat's clean-ups: storage or the database failing for a moment is worth a retry.
+CLEANUP = {
+    "autoretry_for": (DatabaseError, OSError),
+    "retry_backoff": True,
+    "max_retries": 3,
+    "soft_time_limit": 300,
+    "time_limit": 360,
+}
 
-@shared_task(
-    autoretry_for=(DatabaseError, OSError),
-    retry_backoff=True,
-    max_retries=3,
-    soft_time_limit=300,
-    time_limit=360,
-)
+
+@shared_task(**CLEANUP)
 def attachments_cleanup() -> int:
     """Beat, hourly: remove files whose intake is gone or that were never attached within a day."""
     return attachments.attachments_cleanup()
@@ -58,13 +61,7 @@ def close_overdue_visits() -> int:
     return visits_close_overdue()
 
 
-@shared_task(
-    autoretry_for=(DatabaseError, OSError),
-    retry_backoff=True,
-    max_retries=3,
-    soft_time_limit=300,
-    time_limit=360,
-)
+@shared_task(**CLEANUP)
 def summary_exports_cleanup() -> int:
     """Beat, daily: bulk export ZIPs are removed once they are older than SUMMARY_EXPORT_TTL."""
     return summaries.exports_cleanup()

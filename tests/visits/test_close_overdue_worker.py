@@ -4,26 +4,13 @@ import datetime as dt
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from django.utils import timezone
 
-from clinic.celery import app
 from tests.visits.factories import VisitFactory
 from visits.models import Visit, VisitEvent, VisitStatus
 from visits.tasks import close_overdue_visits
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker():
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("Set CELERY_BROKER_URL to a Redis database to run the worker test.")
-    # Messages left on this test broker by earlier tests (their visits are gone) would only delay ours.
-    app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
-        yield running
 
 
 def test_worker_closes_the_overdue_walkin(room, worker):

@@ -3,10 +3,7 @@
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 
-from clinic.celery import app
 from tests.visits.summary_factories import media, pdf_text  # noqa: F401
 from visits.models import SummaryDownload
 
@@ -15,15 +12,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("media"),
 ]
-
-
-@pytest.fixture
-def worker():
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("Set CELERY_BROKER_URL to a Redis database to run the worker test.")
-    app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
-        yield running
 
 
 def test_completing_a_visit_renders_its_summary_on_the_worker(
