@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from clinic.api_base import UnixTimestampField, envelope
 from clinic.serializers import ConsultationOut
-from visits.models import Intake, Visit, VisitStatus, VisitType
+from visits.models import CLIENT_CLOSE_REASONS, Intake, Visit, VisitStatus, VisitType
 
 INTAKE_TYPE_CHOICES = [(VisitType.WALKIN.value, "walk-in"), (VisitType.SCHEDULED.value, "appointment")]
 
@@ -187,7 +187,12 @@ class VisitCompleteIn(VisitIdIn):
 
 
 class VisitCloseIn(VisitIdIn):
-    reason = serializers.CharField(max_length=40)
+    reason = serializers.CharField(max_length=40, help_text=f"One of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+
+    def validate_reason(self, value: str) -> str:
+        if value not in CLIENT_CLOSE_REASONS:
+            raise serializers.ValidationError(f"Must be one of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+        return value
 
 
 class VisitListIn(serializers.Serializer):

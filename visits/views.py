@@ -238,6 +238,7 @@ def close(request, visit_id: int):
             actor=request.user,
             visit_id=visit_id,
             reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
         )
     except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
         return _card_after_error(request, visit_id, form_name="close", error=str(exc))

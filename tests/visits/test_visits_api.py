@@ -210,7 +210,6 @@ def test_completing_a_waiting_visit_is_409_and_changes_nothing(member_api, provi
         "patient_exit_room",
         "call_ended",
         "patient_cancel_appointment",
-        "max_waiting_time_reached",
     ],
 )
 def test_each_close_reason_closes_a_waiting_visit(member_api, intake, member, reason):
