@@ -144,6 +144,8 @@ class VisitQuerySet(AccountScopedQuerySet):
 
 class Visit(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
+    # The video call's id: stable for the visit, unguessable, and no secret of ours in it.
+    meeting_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="visits")
     type = models.PositiveSmallIntegerField(choices=VisitType.choices)
     status = models.PositiveSmallIntegerField(choices=VisitStatus.choices, default=VisitStatus.WAITING)
@@ -235,6 +237,14 @@ class Visit(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    def meeting_link(self, role: str) -> str | None:
+        """The video call's link for `role` ("patient" or "provider"), from the room's template, else the
+        account's, else VIDEO_LINK_TEMPLATE; None when none is configured."""
+        template = (
+            self.room.video_link_template or self.account.video_link_template or settings.VIDEO_LINK_TEMPLATE
+        )
+        return template.format(meeting_id=self.meeting_id, role=role) if template else None
 
 
 class VisitEvent(models.Model):

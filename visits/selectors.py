@@ -195,6 +195,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             "type",
             "created",
             "provider_id",
+            "appointment_id",
             "room__name",
             "room__max_waiting_time",
             "member__first_name",
@@ -223,7 +224,7 @@ def provider_in_progress(*, provider: Provider) -> list[Visit]:
     """The walk-ins and e-consults the provider has taken and not yet finished."""
     return list(
         _provider_in_progress(provider=provider)
-        .select_related("member", "intake", "room")
+        .select_related("member", "intake", "room", "account")
         .order_by("actual_start", "id")
     )
 

@@ -79,6 +79,19 @@ class VisitGroupOut(serializers.Serializer):
     capacity = serializers.IntegerField()
 
 
+class MeetingOut(serializers.Serializer):
+    meeting_id = serializers.UUIDField()
+    patient_url = serializers.URLField(allow_null=True)
+    provider_url = serializers.URLField(allow_null=True)
+
+    def to_representation(self, visit: Visit):
+        return {
+            "meeting_id": str(visit.meeting_id),
+            "patient_url": visit.meeting_link("patient"),
+            "provider_url": visit.meeting_link("provider"),
+        }
+
+
 class VisitOut(serializers.Serializer):
     id = serializers.CharField()
     type = serializers.IntegerField()
@@ -100,6 +113,7 @@ class VisitOut(serializers.Serializer):
     inviting_visit_id = serializers.CharField(allow_null=True)
     created = UnixTimestampField()
     modified = UnixTimestampField()
+    meeting = MeetingOut(source="*", help_text="The video call: a stable id and join links, if configured.")
     visit_group_id = serializers.CharField(required=False, help_text="Group appointments only.")
     visit_group = VisitGroupOut(required=False, help_text="Group appointments only.")
 

@@ -254,7 +254,8 @@ def visit_add_walkin(
     provider_id=None,
     member_code: str | None = None,
 ) -> Visit:
-    """Put the patient in the room's walk-in queue; with an appointment, in that provider's queue."""
+    """Put the patient in the room's walk-in queue; for a named provider (or the provider of the
+    appointment being started), in that provider's queue alone."""
     room = room_get(account=account, code=room_code)
     _room_takes_visits(room=room, walkin=appointment_id is None)
     intake = _queue_intake(
@@ -266,12 +267,12 @@ def visit_add_walkin(
             account=account, actor=actor, appointment_id=appointment_id, intake=intake, room=room
         )
         provider = appointment.provider
-        if provider_id and (provider is None or str(provider.pk) != str(provider_id)):
-            provider = provider_get(account=account, provider_id=provider_id)
-            if not provider.rooms.filter(pk=room.pk).exists():
-                raise InvalidInput.field("provider_id", "That provider does not work in this room.")
-    elif provider_id:
-        raise InvalidInput.field("provider_id", "Only pass provider_id when starting an appointment.")
+    # VSee says to pass provider_id only when starting an appointment; clients pass it for walk-ins too,
+    # and then mean that provider: the walk-in waits in their queue alone.
+    if provider_id and (provider is None or str(provider.pk) != str(provider_id)):
+        provider = provider_get(account=account, provider_id=provider_id)
+        if not provider.rooms.filter(pk=room.pk).exists():
+            raise InvalidInput.field("provider_id", "That provider does not work in this room.")
     return _join_queue(
         account=account,
         actor=actor,

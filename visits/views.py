@@ -102,6 +102,7 @@ def _card(visit, *, data=None, error: str = "", form_name: str = "") -> dict:
         "visit": visit,
         "complete_form": VisitCompleteForm(data if form_name == "complete" else None, visit_id=visit.pk),
         "close_form": VisitCloseForm(data if form_name == "close" else None, visit_id=visit.pk),
+        "call_url": visit.meeting_link("provider"),
         "error": error,
     }
 
