@@ -320,7 +320,8 @@ class Attachment(models.Model):
 
 
 def summary_upload_to(instance, filename):
-    return f"summaries/{instance.visit.account_id}/visit-{instance.visit_id}.pdf"
+    # Random per render: a storage listing or a leaked path names no visit, and an old link dies.
+    return f"summaries/{instance.visit.account_id}/{uuid.uuid4().hex}.pdf"
 
 
 class VisitSummary(models.Model):
