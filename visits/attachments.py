@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from clinic.errors import InvalidInput, NotFound, ServiceError
 from clinic.models import Account, User
 from visits.models import Attachment, Intake
-from visits.selectors import is_staff_user
+from visits.selectors import is_staff_user, sees_clinical_content
 
 logger = logging.getLogger(__name__)
 
@@ -425,10 +425,11 @@ def attachments_cleanup(*, now: dt.datetime | None = None, batch_size: int = 200
 
 
 def attachments_visible_to(*, account: Account, user: User) -> QuerySet[Attachment]:
-    """Staff of the account see all its files; the uploader theirs; providers those of their rooms'
-    intakes (or intakes naming them); a patient those on their own intakes."""
+    """Clinic admins see all the account's files; the uploader theirs; providers those of their rooms'
+    intakes (or intakes naming them); a patient those on their own intakes. The front desk sees
+    none but their own uploads: files are clinical content (visits.selectors.sees_clinical_content)."""
     files = Attachment.objects.for_account(account)
-    if is_staff_user(user):
+    if is_staff_user(user) and sees_clinical_content(user):
         return files
     visible = Q(uploaded_by=user)
     if user.is_provider:

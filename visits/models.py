@@ -203,6 +203,7 @@ class Visit(models.Model):
             ("view_all_visits", "Can find any visit of the account"),
             ("force_cancel_visit", "Can force-cancel any visit"),
             ("export_visit_summary", "Can download visit summaries of any visit"),
+            ("view_clinical_content", "Can read notes, patients' files and PDF summaries of visits they see"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=VisitStatus.values), name="visit_status_valid"),

@@ -1,11 +1,13 @@
 """The wire format of intakes and visits: the contract's field names, UNIX seconds, ids as strings."""
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.api_base import UnixTimestampField, envelope
 from clinic.serializers import ConsultationOut
 from visits.models import CLIENT_CLOSE_REASONS, Intake, Visit, VisitStatus, VisitType
+from visits.selectors import sees_clinical_content
 
 INTAKE_TYPE_CHOICES = [(VisitType.WALKIN.value, "walk-in"), (VisitType.SCHEDULED.value, "appointment")]
 
@@ -17,6 +19,18 @@ class AttachmentOut(serializers.Serializer):
     ext = serializers.CharField()
     type = serializers.CharField(source="content_type")
     created = UnixTimestampField()
+
+
+def _shows_clinical(context: dict) -> bool:
+    """Whether the reader sees notes and files: `viewer` in the context (None: the system itself, as in
+    webhooks), else the request's user."""
+    if "viewer" in context:
+        viewer = context["viewer"]
+    elif "request" in context:
+        viewer = context["request"].user
+    else:
+        raise ImproperlyConfigured("Serialize visits and intakes with a viewer or a request in the context.")
+    return viewer is None or sees_clinical_content(viewer)
 
 
 class _CustomFieldsAtTopLevel(serializers.Serializer):
@@ -43,6 +57,12 @@ class IntakeOut(_CustomFieldsAtTopLevel):
     attachments = AttachmentOut(many=True, source="attachments.all")
     created = UnixTimestampField()
     modified = UnixTimestampField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _shows_clinical(self.context):
+            data["attachments"] = []
+        return data
 
 
 class VisitIntakeOut(_CustomFieldsAtTopLevel):
@@ -119,6 +139,10 @@ class VisitOut(serializers.Serializer):
 
     def to_representation(self, instance: Visit):
         data = super().to_representation(instance)
+        if not _shows_clinical(self.context):
+            data["notes"] = ""
+            if data["intake"] is not None:
+                data["intake"]["attachments"] = []
         data["close_reason"] = instance.close_reason or None
         if not instance.visit_group_id:
             # The contract: only group appointments carry visit_group_id and visit_group at all.
@@ -224,9 +248,11 @@ class PendingOut(serializers.Serializer):
     status = serializers.CharField()
 
 
-def intake_data(intake: Intake) -> dict:
-    return IntakeOut(intake).data
+def intake_data(intake: Intake, *, viewer) -> dict:
+    """The intake as `viewer` may read it (None: the system)."""
+    return IntakeOut(intake, context={"viewer": viewer}).data
 
 
-def visit_data(visit: Visit) -> dict:
-    return VisitOut(visit).data
+def visit_data(visit: Visit, *, viewer) -> dict:
+    """The visit as `viewer` may read it (None: the system, e.g. a webhook to the clinic's own server)."""
+    return VisitOut(visit, context={"viewer": viewer}).data

@@ -256,11 +256,13 @@ def visit_detail(request, visit_id: int):
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     zone = user.provider.time_zone if user.is_provider else visit.room.time_zone
+    clinical = selectors.sees_clinical_content(user)
     context = {
         "visit": visit,
         "events": selectors.visit_events(visit=visit),
+        "clinical": clinical,
         # Stored sanitised; cleaned again here because this page marks it safe.
-        "notes_html": mark_safe(sanitise_html(visit.notes)),
+        "notes_html": mark_safe(sanitise_html(visit.notes)) if clinical else "",
         "custom_fields": [
             (name.removeprefix("custom_").replace("_", " "), value)
             for name, value in (visit.intake.custom if visit.intake else {}).items()
