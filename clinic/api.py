@@ -144,7 +144,7 @@ class RoomDetailOut(RoomOut):
     payment = serializers.SerializerMethodField()
 
     def get_provider_ids(self, room) -> list[int]:
-        return sorted(p.pk for p in room.providers.all())
+        return sorted(p.user_id for p in room.providers.all())  # person ids, as provider_id takes
 
     @extend_schema_field(inline_serializer("RoomPayment", {"consultations": ConsultationOut(many=True)}))
     def get_payment(self, room) -> dict:

@@ -50,6 +50,20 @@ def room_detail(*, account: Account, code: str) -> Room:
     )
 
 
+def provider_for_person(*, account: Account, person_id) -> Provider:
+    """The provider whose person id (their user's id, the `id` SSO and login return, and `provider.id`
+    on visits) is `person_id`. The API speaks person ids; services and pages use the provider's row."""
+    provider = (
+        Provider.objects.for_account(account)
+        .select_related("user")
+        .filter(user_id=_as_int(person_id))
+        .first()
+    )
+    if provider is None:
+        raise NotFound(f"Provider {person_id} not found.", errors={"provider_id": ["No such provider."]})
+    return provider
+
+
 def provider_get(*, account: Account, provider_id) -> Provider:
     provider = (
         Provider.objects.for_account(account).select_related("user").filter(pk=_as_int(provider_id)).first()
@@ -60,7 +74,12 @@ def provider_get(*, account: Account, provider_id) -> Provider:
 
 
 def member_by_code(*, account: Account, code: str) -> Member:
-    member = Member.objects.for_account(account).filter(code=code).first()
+    """The patient whose code is `code` or, failing that, whose person id (their user's id, the `id`
+    SSO returns and `member.id` shows) it is."""
+    members = Member.objects.for_account(account)
+    member = members.filter(code=code).first()
+    if member is None and str(code).isdigit() and len(str(code)) < 19:
+        member = members.filter(user_id=int(code)).first()
     if member is None:
         raise NotFound(
             f"Member {code!r} not found.", errors={"member_id": ["No such member in this account."]}

@@ -146,10 +146,23 @@ def _user_sso_upsert(*, account: Account, code: str, kind: int, profile: dict) -
 
 @transaction.atomic
 def member_create(*, account: Account, code: str, first_name: str, last_name: str, **fields) -> Member:
+    """A patient the staff enter. They get a user at once (no password: they cannot log in until SSO or
+    an invitation gives them a way), so that every person has one id, the one SSO would return."""
     if Member.objects.for_account(account).filter(code=code).exists():
         raise InvalidInput.field("code", f"A patient with code {code!r} already exists.")
+    if User.objects.filter(account=account, external_code=code).exists():
+        raise InvalidInput.field("code", f"The code {code!r} belongs to another person of the clinic.")
     if "phone" in fields:
         fields["phone"] = phone_normalise(raw=fields["phone"])
+    user = User(
+        account=account,
+        external_code=code,
+        username=_sso_username(code),
+        first_name=first_name,
+        last_name=last_name,
+    )
+    user.set_unusable_password()
+    user.save()
     return Member.objects.create(
-        account=account, code=code, first_name=first_name, last_name=last_name, **fields
+        account=account, user=user, code=code, first_name=first_name, last_name=last_name, **fields
     )

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
-from clinic.api_base import envelope, ok, paged
+from clinic.api_base import envelope, ok, paged, provider_from_person
 from clinic.errors import InvalidInput
 from visits import attachments, selectors, services
 from visits.attachment_views import file_response
@@ -72,7 +72,7 @@ class IntakeCreateApi(APIView):
         description="Fields beyond these are saved as custom fields and echoed at the top level.",
     )
     def post(self, request):
-        fields = dict(_valid(IntakeIn, request.data))
+        fields = provider_from_person(request.account, dict(_valid(IntakeIn, request.data)))
         fields.pop("attachments", None)  # documented here, parsed in all its formats below
         custom = _custom_fields(request.data)
         reset = fields.pop("reset", False)
@@ -111,7 +111,9 @@ class IntakeDetailApi(APIView):
         operation_id="intakes_update",
     )
     def post(self, request, intake_id: str):
-        fields = dict(_valid(IntakeUpdateIn, request.data, partial=True))
+        fields = provider_from_person(
+            request.account, dict(_valid(IntakeUpdateIn, request.data, partial=True))
+        )
         fields.pop("reset", None)
         fields.pop("attachments", None)
         services.intake_update(
@@ -138,7 +140,7 @@ class VisitAddWalkinApi(APIView):
         operation_id="visits_add_walkin",
     )
     def post(self, request):
-        data = _valid(AddWalkinIn, request.data)
+        data = provider_from_person(request.account, dict(_valid(AddWalkinIn, request.data)))
         visit = services.visit_add_walkin(
             account=request.account,
             actor=request.user,

@@ -47,7 +47,7 @@ class IntakeOut(_CustomFieldsAtTopLevel):
     id = serializers.UUIDField()
     room_code = serializers.CharField(source="room.code")
     member_id = serializers.CharField(source="member.code", allow_null=True, default=None)
-    provider_id = serializers.IntegerField(allow_null=True)
+    provider_id = serializers.IntegerField(source="provider.user_id", allow_null=True, default=None)
     reason_for_visit = serializers.CharField()
     type = serializers.IntegerField(allow_null=True)
     location = serializers.CharField()
@@ -76,7 +76,7 @@ class VisitIntakeOut(_CustomFieldsAtTopLevel):
 
 
 class MemberOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(source="user_id", help_text="The person's id, as SSO returns it.")
     code = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
@@ -85,7 +85,7 @@ class MemberOut(serializers.Serializer):
 
 
 class ProviderOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(source="user_id", help_text="The person's id: what provider_id takes.")
     first_name = serializers.CharField(source="user.first_name")
     last_name = serializers.CharField(source="user.last_name")
     title = serializers.CharField()
