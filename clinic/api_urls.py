@@ -13,6 +13,7 @@ urlpatterns = [
     path("rooms/<str:room_code>", clinic_api.RoomDetailApi.as_view(), name="room-detail"),
     path("intakes", visits_api.IntakeCreateApi.as_view(), name="intakes"),
     path("intakes/<str:intake_id>", visits_api.IntakeDetailApi.as_view(), name="intake-detail"),
+    path("intakes/<str:intake_id>/addenda", visits_api.IntakeAddendumApi.as_view(), name="intake-addenda"),
     path("files", visits_api.FileUploadApi.as_view(), name="files"),
     path("files/<str:file_id>", visits_api.FileDetailApi.as_view(), name="file-detail"),
     path("availability", scheduling_api.AvailabilityApi.as_view(), name="availability"),

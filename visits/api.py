@@ -15,6 +15,7 @@ from visits.attachment_views import file_response
 from visits.models import Attachment
 from visits.serializers import (
     AddEconsultIn,
+    AddendumIn,
     AddWalkinIn,
     AttachmentOut,
     IntakeIn,
@@ -130,6 +131,23 @@ class IntakeDetailApi(APIView):
                 viewer=request.user,
             )
         )
+
+
+class IntakeAddendumApi(APIView):
+    @extend_schema(
+        request=AddendumIn,
+        responses={201: IntakeEnvelope},
+        summary="Add a correction to an intake (ours)",
+        description="An ended visit's intake is read-only: corrections go here, with who and when.",
+        operation_id="intakes_addendum",
+    )
+    def post(self, request, intake_id: str):
+        data = _valid(AddendumIn, request.data)
+        services.intake_addendum_add(
+            account=request.account, actor=request.user, intake_id=intake_id, text=data["text"]
+        )
+        intake = selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id)
+        return ok(intake_data(intake, viewer=request.user), status=201)
 
 
 class VisitAddWalkinApi(APIView):

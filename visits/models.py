@@ -142,6 +142,22 @@ class VisitQuerySet(AccountScopedQuerySet):
         ).prefetch_related("intake__attachments")
 
 
+class IntakeAddendum(models.Model):
+    """A correction or addition to an intake, kept beside it: the intake itself is read-only once its
+    visit ended, and nothing anyone wrote is ever overwritten."""
+
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="addenda")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    text = models.TextField(max_length=4000)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"addendum to intake {self.intake_id} by {self.author_id}"
+
+
 class Visit(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
     # The video call's id: stable for the visit, unguessable, and no secret of ours in it.

@@ -114,7 +114,7 @@ def intake_get(*, account: Account, user: User, intake_id) -> Intake:
     intake = (
         intakes_visible_to(account=account, user=user)
         .select_related("room", "member", "provider__user", "consultation")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", "addenda")
         .filter(pk=pk)
         .first()
         if pk

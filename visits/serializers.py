@@ -43,6 +43,13 @@ class _CustomFieldsAtTopLevel(serializers.Serializer):
         return data
 
 
+class AddendumOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    author_id = serializers.IntegerField(allow_null=True, help_text="The person's id.")
+    created = UnixTimestampField()
+
+
 class IntakeOut(_CustomFieldsAtTopLevel):
     id = serializers.UUIDField()
     room_code = serializers.CharField(source="room.code")
@@ -55,6 +62,7 @@ class IntakeOut(_CustomFieldsAtTopLevel):
     consultation_id = serializers.IntegerField(allow_null=True)
     consultation = ConsultationOut(allow_null=True)
     attachments = AttachmentOut(many=True, source="attachments.all")
+    addenda = AddendumOut(many=True, source="addenda.all", help_text="Corrections, oldest first.")
     created = UnixTimestampField()
     modified = UnixTimestampField()
 
@@ -242,6 +250,10 @@ class VisitListIn(serializers.Serializer):
 
 
 VisitEnvelope = envelope("VisitEnvelope", VisitOut)
+
+
+class AddendumIn(serializers.Serializer):
+    text = serializers.CharField(max_length=4000)
 
 
 class PendingOut(serializers.Serializer):

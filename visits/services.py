@@ -33,6 +33,7 @@ from visits.models import (
     QUEUE_TYPES,
     CloseReason,
     Intake,
+    IntakeAddendum,
     Visit,
     VisitStatus,
     VisitType,
@@ -207,6 +208,21 @@ def intake_update(
     if attachment_ids:
         attachments_attach(account=account, actor=actor, intake=intake, attachment_ids=attachment_ids)
     return intake
+
+
+@transaction.atomic
+def intake_addendum_add(*, account: Account, actor: User, intake_id, text: str) -> IntakeAddendum:
+    """Add a correction to an intake, by anyone who may read it; allowed whether or not its visit has
+    ended. The intake's `modified` moves, so its visits' PDF summaries are rendered again with it."""
+    intake = intake_get(account=account, user=actor, intake_id=intake_id)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput.field("text", "Write the correction.")
+    if len(text) > 4000:
+        raise InvalidInput.field("text", "At most 4,000 characters.")
+    addendum = IntakeAddendum.objects.create(intake=intake, author=actor, text=text)
+    Intake.objects.filter(pk=intake.pk).update(modified=addendum.created)
+    return addendum
 
 
 # --- joining the queue ---------------------------------------------------------------------------------

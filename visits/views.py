@@ -261,6 +261,7 @@ def visit_detail(request, visit_id: int):
         "visit": visit,
         "events": selectors.visit_events(visit=visit),
         "clinical": clinical,
+        "addenda": list(visit.intake.addenda.select_related("author")) if visit.intake_id else [],
         # Stored sanitised; cleaned again here because this page marks it safe.
         "notes_html": mark_safe(sanitise_html(visit.notes)) if clinical else "",
         "custom_fields": [

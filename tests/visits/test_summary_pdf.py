@@ -318,3 +318,19 @@ def test_an_appointment_shows_its_schedule_and_the_wait_of_the_session_that_star
     assert "5 min 00 s" in text  # joined 08:57, accepted 09:02
     assert "appointment" in text and "Completed" in text
     assert "Healingwell" in squashed(text)  # the notes were written on the session
+
+
+def test_corrections_to_the_intake_appear_in_the_summary_with_who_and_when(account, room, member, provider):
+    from visits.services import intake_addendum_add
+
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    first = summary_services.summary_render(visit_id=visit.pk)
+    intake_addendum_add(
+        account=account, actor=provider.user, intake_id=visit.intake_id, text="Allergy: latex"
+    )
+    visit = Visit.objects.with_related().get(pk=visit.pk)
+    assert not summary_selectors.summary_is_current(summary=first, visit=visit)
+    again = summary_services.summary_render(visit_id=visit.pk)
+    with again.file.open("rb") as handle:
+        text = pdf_text(handle.read())
+    assert "Corrections" in text and "Allergy: latex" in text and provider.user.get_full_name() in text
