@@ -205,6 +205,7 @@ CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
 VISIT_SUMMARY_PAGE_SIZE = env("VISIT_SUMMARY_PAGE_SIZE", default="Letter")
 # Bulk export ZIPs are kept this many seconds, then removed by a beat task.
 SUMMARY_EXPORT_TTL = env.int("SUMMARY_EXPORT_TTL", default=7 * 24 * 3600)
+CELERY_BEAT_SCHEDULE["visits-summaries-sweep"] = {"task": "visits.tasks.summaries_sweep", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["visits-summary-exports-cleanup"] = {
     "task": "visits.tasks.summary_exports_cleanup",
     "schedule": 24 * 3600.0,

@@ -354,8 +354,18 @@ class VisitSummary(models.Model):
     file = models.FileField(upload_to=summary_upload_to, max_length=255, blank=True)
     source_modified = models.DateTimeField(null=True, blank=True, help_text="visit.modified when rendered")
     requested = models.DateTimeField(auto_now=True)
+    # The outbox's clock: a pending summary not rendered by then is enqueued again by the sweep (its task
+    # was lost: broker restarted empty, worker killed, retries spent in an outage).
+    due = models.DateTimeField(null=True, blank=True)
+    # Requested by the system (a visit closed for waiting too long): rendered after everything else.
+    background = models.BooleanField(default=False)
     rendered = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due"], condition=models.Q(status="pending"), name="summary_pending_due_idx")
+        ]
 
     def __str__(self) -> str:
         return f"summary of visit {self.visit_id} ({self.status})"

@@ -39,6 +39,7 @@ from visits.models import (
     VisitType,
 )
 from visits.selectors import intake_get, intakes_visible_to, is_staff_user, visit_get
+from visits.summaries.services import summaries_request_background
 
 # Field names of the contract; anything else a client sends to /intakes is a custom field.
 INTAKE_FIELDS = frozenset(
@@ -611,6 +612,7 @@ def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OV
                     ),
                 )
                 ids = [row[0] for row in cursor.fetchall()]
+            summaries_request_background(visit_ids=ids, now=now)
             transitions_record_bulk(
                 visit_ids=ids,
                 from_status=VisitStatus.WAITING,
