@@ -160,6 +160,11 @@ class Room(models.Model):
         validators=[validate_video_link_template],
         help_text=VIDEO_LINK_HELP + " Empty: the account's.",
     )
+    urgent_answers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Intake answers that make a patient urgent: {"custom_chest_pain": ["Yes"], ...}.',
+    )
 
     objects = AccountScopedQuerySet.as_manager()
 

@@ -1,19 +1,15 @@
 """The clinic admin's visits page: find visits, download their PDF summaries, export them in bulk."""
 
-from functools import wraps
-
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from clinic.decorators import htmx_login_required
 from clinic.errors import NotAllowed, NotFound
 from visits import analytics, formatting, selectors
 from visits.admin_forms import VisitFilterForm
@@ -37,20 +33,8 @@ SORT_COLUMNS = [
 
 
 def admins_only(view):
-    """Clinic admins only. A polling cell whose session expired sends the whole page to the login form
-    instead of swapping the login page into a table cell."""
-    guarded = login_required(permission_required("visits.view_all_visits", raise_exception=True)(view))
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.htmx and not request.user.is_authenticated:
-            page = request.htmx.current_url_abs_path or resolve_url("visits:admin-visits")
-            return HttpResponseClientRedirect(
-                f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': page})}"
-            )
-        return guarded(request, *args, **kwargs)
-
-    return wrapper
+    """Clinic admins only (an expired htmx request, a polling cell, goes to the login page)."""
+    return htmx_login_required(permission_required("visits.view_all_visits", raise_exception=True)(view))
 
 
 def _form(request, data):

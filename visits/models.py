@@ -20,6 +20,13 @@ class VisitStatus(models.IntegerChoices):
     CANCELLED = 40, "cancelled"
 
 
+class Priority(models.IntegerChoices):
+    """Triage: the queues show urgent patients first, then the longest waiting."""
+
+    URGENT = 1, "Urgent"
+    NORMAL = 2, "Normal"
+
+
 class CloseReason(models.TextChoices):
     PATIENT_END_CALL = "patient_end_call", "Patient ended the call"
     PATIENT_EXIT_ROOM = "patient_exit_room", "Patient left the waiting room"
@@ -160,6 +167,7 @@ class IntakeAddendum(models.Model):
 
 class Visit(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     # The video call's id: stable for the visit, unguessable, and no secret of ours in it.
     meeting_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="visits")

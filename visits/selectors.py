@@ -183,7 +183,9 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
     visit looking for waiting ones. Only the picked rows are joined to their patient, intake and room.
     Each visit carries `licensed`: whether the provider holds a licence for the patient's location (the
     rule visits.services.provider_may_take enforces on accept), and `attachment_count`."""
-    position = Window(RowNumber(), partition_by=F("type"), order_by=[F("created").asc(), F("id").asc()])
+    position = Window(
+        RowNumber(), partition_by=F("type"), order_by=[F("priority").asc(), F("created").asc(), F("id").asc()]
+    )
     page_ids = _provider_queue(user=user).annotate(position=position).filter(position__lte=limit).values("id")
     licence = ProviderLicense.objects.filter(provider__user=user, state=OuterRef("intake__location"))
     attachments = (
@@ -203,6 +205,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             "created",
             "provider_id",
             "appointment_id",
+            "priority",
             "room__name",
             "room__max_waiting_time",
             "member__first_name",
@@ -215,7 +218,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
             attachment_count=Coalesce(Subquery(attachments), 0),
         )
-        .order_by("created", "id")
+        .order_by("priority", "created", "id")
     ):
         pages[visit.type].append(visit)
     return pages
