@@ -3,6 +3,7 @@ from django.urls import path
 from clinic import api as clinic_api
 from scheduling import api as scheduling_api
 from visits import api as visits_api
+from webhooks import api as webhooks_api
 
 urlpatterns = [
     path("users/sso", clinic_api.UserSsoApi.as_view(), name="users-sso"),
@@ -29,4 +30,6 @@ urlpatterns = [
         name="visit-summary-export",
     ),
     path("visits/<str:visit_id>", visits_api.VisitDetailApi.as_view(), name="visit-detail"),
+    path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<str:endpoint_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook-detail"),
 ]

@@ -1,0 +1,53 @@
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from clinic.errors import NotAllowed, NotFound
+from clinic.models import Account, User
+from webhooks.models import Delivery, Endpoint
+
+MANAGE_PERMISSION = "webhooks.manage_webhooks"
+
+
+def require_webhook_admin(*, actor: User) -> None:
+    if not actor.has_perm(MANAGE_PERMISSION):
+        raise NotAllowed("Only clinic admins manage webhooks.")
+
+
+def id_from(value) -> int | None:
+    """A positive database id from a client's value, or None (which finds nothing)."""
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def endpoints_list(*, account: Account, actor: User) -> QuerySet[Endpoint]:
+    require_webhook_admin(actor=actor)
+    return Endpoint.objects.filter(account=account).order_by("created", "id")
+
+
+def endpoint_get(*, account: Account, actor: User, endpoint_id) -> Endpoint:
+    require_webhook_admin(actor=actor)
+    endpoint = Endpoint.objects.filter(account=account, pk=id_from(endpoint_id)).first()
+    if endpoint is None:
+        raise NotFound(f"Webhook endpoint {endpoint_id} not found.", errors={"id": ["No such endpoint."]})
+    return endpoint
+
+
+def deliveries_of(*, endpoint: Endpoint) -> QuerySet[Delivery]:
+    """The endpoint's delivery log, newest first."""
+    return Delivery.objects.filter(endpoint=endpoint).order_by("-id")
+
+
+def webhook_subscribed_accounts(*, account_ids: Iterable[int], event_type: str) -> set[int]:
+    """Which of these accounts have an active endpoint for `event_type`: a caller recording many events
+    builds their data only for those."""
+    return {
+        endpoint.account_id
+        for endpoint in Endpoint.objects.filter(account_id__in=set(account_ids), active=True).only(
+            "account_id", "events"
+        )
+        if event_type in endpoint.events
+    }
