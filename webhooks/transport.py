@@ -142,6 +142,10 @@ def send(*, url: str, secret: str, webhook_id: str, payload: str) -> Outcome:
         return Outcome(status=response.status, duration_ms=elapsed())
     except UrlRefused as exc:
         return Outcome(status=None, duration_ms=elapsed(), error=exc.message)
+    except urllib3.exceptions.NewConnectionError as exc:  # (a subclass of the timeout error)
+        cause = exc.__cause__ or exc.__context__
+        reason = getattr(cause, "strerror", None) or cause or exc
+        return Outcome(status=None, duration_ms=elapsed(), error=f"Could not connect: {reason}."[:300])
     except urllib3.exceptions.TimeoutError:
         return Outcome(status=None, duration_ms=elapsed(), error="No answer in time.")
     except urllib3.exceptions.HTTPError as exc:
