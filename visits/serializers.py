@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.api_base import UnixTimestampField
+from clinic.api_base import UnixTimestampField, envelope
 from clinic.serializers import ConsultationOut
 from visits.models import Intake, Visit, VisitStatus, VisitType
 
@@ -198,10 +198,7 @@ class VisitListIn(serializers.Serializer):
     type = serializers.ChoiceField(required=False, choices=VisitType.choices)
 
 
-class VisitUpdateIn(serializers.Serializer):
-    start = UnixTimestampField(required=False)
-    end = UnixTimestampField(required=False)
-    provider_id = serializers.IntegerField(required=False, min_value=0)
+VisitEnvelope = envelope("VisitEnvelope", VisitOut)
 
 
 class PendingOut(serializers.Serializer):

@@ -1,4 +1,6 @@
-"""Intakes and the visit lifecycle. Every status change is one conditional write plus one event row."""
+"""Intakes, joining the queue, accepting, completing and closing visits, and the max-wait closer.
+
+Every status change is one conditional write plus its record through `visits.lifecycle`."""
 
 import datetime as dt
 import functools
@@ -14,9 +16,15 @@ from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
 from clinic.services import phone_normalise
-from visits import summaries
 from visits.attachments import attachments_attach
 from visits.html import sanitise_html
+from visits.lifecycle import (
+    transition_record,
+    transitions_record_bulk,
+    visit_create,
+    visit_lock,
+    visit_refetch,
+)
 from visits.models import (
     ACTIVE_STATUSES,
     CLIENT_CLOSE_REASONS,
@@ -24,7 +32,6 @@ from visits.models import (
     CloseReason,
     Intake,
     Visit,
-    VisitEvent,
     VisitStatus,
     VisitType,
 )
@@ -171,36 +178,7 @@ def intake_update(
     return intake
 
 
-# --- the lifecycle ---------------------------------------------------------------------------------------
-
-
-def _event(
-    *,
-    visit_id: int,
-    from_status: int | None,
-    to_status: int,
-    actor: User | None,
-    reason: str,
-    at: dt.datetime,
-) -> VisitEvent:
-    return VisitEvent.objects.create(
-        visit_id=visit_id,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        reason=reason,
-        created=at,
-    )
-
-
-def _refetch(visit_id: int) -> Visit:
-    return Visit.objects.with_related().get(pk=visit_id)
-
-
-def _visit_create(*, actor: User | None, at: dt.datetime, **fields) -> Visit:
-    visit = Visit.objects.create(created_by=actor, **fields)
-    _event(visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at)
-    return visit
+# --- joining the queue ---------------------------------------------------------------------------------
 
 
 def _room_takes_visits(*, room: Room, walkin: bool) -> None:
@@ -283,7 +261,7 @@ def _join_queue(
     visit = _waiting_visit_of(intake, visit_type)
     if visit is None:
         now = timezone.now()
-        visit = _visit_create(
+        visit = visit_create(
             actor=actor,
             at=now,
             account=account,
@@ -296,7 +274,7 @@ def _join_queue(
             start=now,
             **fields,
         )
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 def _appointment_to_start(*, account, actor, appointment_id, intake: Intake, room: Room) -> Visit:
@@ -360,7 +338,7 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         .update(status=VisitStatus.IN_PROGRESS, provider=provider, actual_start=now, modified=now)
     )
     if not won:
-        current = _refetch(visit.pk)
+        current = visit_refetch(visit.pk)
         if current.status == VisitStatus.IN_PROGRESS and current.provider:
             who = "you" if current.provider_id == provider.pk else current.provider.display_name
             raise Conflict(f"Already taken by {who}.", errors={"id": [f"Already taken by {who}."]})
@@ -371,7 +349,7 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         raise Conflict(
             f"The visit is {current.status_name}.", errors={"id": [f"The visit is {current.status_name}."]}
         )
-    _transitioned(
+    transition_record(
         visit=visit,
         from_status=VisitStatus.WAITING,
         to_status=VisitStatus.IN_PROGRESS,
@@ -380,57 +358,12 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         at=now,
         appointment_changes={"actual_start": now, "provider": provider},
     )
-    return _refetch(visit.pk)
-
-
-def _transitioned(
-    *,
-    visit: Visit,
-    from_status: int,
-    to_status: int,
-    actor: User,
-    reason: str,
-    at: dt.datetime,
-    appointment_changes: dict,
-) -> None:
-    """Record a visit's status change; the appointment this visit started moves with it."""
-    _event(visit_id=visit.pk, from_status=from_status, to_status=to_status, actor=actor, reason=reason, at=at)
-    if visit.appointment_id:
-        _appointment_follow(
-            appointment_id=visit.appointment_id,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            at=at,
-            changes=appointment_changes,
-        )
-
-
-def _appointment_follow(
-    *, appointment_id: int, from_status: int, to_status: int, actor: User, at: dt.datetime, changes: dict
-) -> None:
-    """The appointment moves with the visit that started it."""
-    moved = Visit.objects.filter(pk=appointment_id, status=from_status).update(
-        status=to_status, modified=at, **changes
-    )
-    if moved:
-        _event(
-            visit_id=appointment_id,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            reason="session " + VisitStatus(to_status).label,
-            at=at,
-        )
-
-
-def _lock(visit: Visit) -> Visit:
-    return Visit.objects.select_for_update().get(pk=visit.pk)
+    return visit_refetch(visit.pk)
 
 
 @transaction.atomic
 def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") -> Visit:
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     if not actor.is_provider or visit.provider_id != actor.provider.pk:
         raise NotAllowed("Only the visit's provider completes it.")
     if visit.status != VisitStatus.IN_PROGRESS:
@@ -439,7 +372,7 @@ def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") 
     Visit.objects.filter(pk=visit.pk).update(
         status=VisitStatus.COMPLETED, actual_end=now, notes=sanitise_html(notes), modified=now
     )
-    _transitioned(
+    transition_record(
         visit=visit,
         from_status=VisitStatus.IN_PROGRESS,
         to_status=VisitStatus.COMPLETED,
@@ -448,10 +381,7 @@ def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") 
         at=now,
         appointment_changes={"actual_end": now},
     )
-    if visit.appointment_id:
-        summaries.summary_request_for(visit_id=visit.appointment_id)
-    summaries.summary_request_for(visit_id=visit.pk)
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 def _may_close(*, actor: User, visit: Visit) -> bool:
@@ -471,7 +401,7 @@ def visit_close(*, account: Account, actor: User, visit_id, reason: str) -> tupl
     """Close or cancel a visit. Returns the visit and whether this call changed it."""
     if reason not in CLIENT_CLOSE_REASONS:
         raise InvalidInput.field("reason", f"Must be one of: {', '.join(CLIENT_CLOSE_REASONS)}.")
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     if not _may_close(actor=actor, visit=visit):
         raise NotAllowed("You may not close this visit.")
     return _close_locked(visit=visit, actor=actor, reason=reason)
@@ -479,7 +409,7 @@ def visit_close(*, account: Account, actor: User, visit_id, reason: str) -> tupl
 
 def _close_locked(*, visit: Visit, actor: User | None, reason: str) -> tuple[Visit, bool]:
     if visit.status == VisitStatus.CANCELLED:
-        return _refetch(visit.pk), False
+        return visit_refetch(visit.pk), False
     if visit.status == VisitStatus.COMPLETED:
         raise Conflict("The visit is already completed; it cannot be closed.", errors={"id": ["Completed."]})
     now = timezone.now()
@@ -487,23 +417,22 @@ def _close_locked(*, visit: Visit, actor: User | None, reason: str) -> tuple[Vis
     if visit.status == VisitStatus.IN_PROGRESS:
         changes["actual_end"] = now
     Visit.objects.filter(pk=visit.pk).update(**changes)
-    _event(
-        visit_id=visit.pk,
+    transition_record(
+        visit=visit,
         from_status=visit.status,
         to_status=VisitStatus.CANCELLED,
         actor=actor,
         reason=reason,
         at=now,
     )
-    summaries.summary_request_for(visit_id=visit.pk)
-    return _refetch(visit.pk), True
+    return visit_refetch(visit.pk), True
 
 
 @transaction.atomic
 def visit_force_cancel(*, account: Account, actor: User, visit_id) -> tuple[Visit, bool]:
     if not actor.has_perm("visits.force_cancel_visit"):
         raise NotAllowed("Only a clinic admin may force-cancel a visit.")
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     return _close_locked(visit=visit, actor=actor, reason=CloseReason.FORCE_CANCELLED)
 
 
@@ -570,16 +499,12 @@ def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OV
                     ),
                 )
                 ids = [row[0] for row in cursor.fetchall()]
-            VisitEvent.objects.bulk_create(
-                VisitEvent(
-                    visit_id=visit_id,
-                    from_status=VisitStatus.WAITING,
-                    to_status=VisitStatus.CANCELLED,
-                    actor=None,
-                    reason=CloseReason.MAX_WAITING_TIME_REACHED,
-                    created=now,
-                )
-                for visit_id in ids
+            transitions_record_bulk(
+                visit_ids=ids,
+                from_status=VisitStatus.WAITING,
+                to_status=VisitStatus.CANCELLED,
+                reason=CloseReason.MAX_WAITING_TIME_REACHED,
+                at=now,
             )
         closed += len(ids)
         if not ids:
