@@ -41,13 +41,12 @@ def deliveries_of(*, endpoint: Endpoint) -> QuerySet[Delivery]:
     return Delivery.objects.filter(endpoint=endpoint).order_by("-id")
 
 
-def webhook_subscribed_accounts(*, account_ids: Iterable[int], event_type: str) -> set[int]:
-    """Which of these accounts have an active endpoint for `event_type`: a caller recording many events
-    builds their data only for those."""
-    return {
-        endpoint.account_id
-        for endpoint in Endpoint.objects.filter(account_id__in=set(account_ids), active=True).only(
-            "account_id", "events"
-        )
-        if event_type in endpoint.events
-    }
+def webhook_listeners(*, event_types: Iterable[str]) -> dict[str, set[int]]:
+    """For each event type, the accounts with an active endpoint subscribed to it (one read of a small
+    table): a caller builds an event's data only when someone listens."""
+    wanted = set(event_types)
+    listeners: dict[str, set[int]] = {name: set() for name in wanted}
+    for account_id, events in Endpoint.objects.filter(active=True).values_list("account_id", "events"):
+        for name in wanted.intersection(events):
+            listeners[name].add(account_id)
+    return listeners

@@ -26,8 +26,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clinic.errors import Conflict, InvalidInput, NotFound
+from clinic.jobs import enqueue_on_commit
 from clinic.models import Account, User
-from webhooks import tasks, transport
+from webhooks import transport
 from webhooks.event_types import EventType
 from webhooks.models import OPEN_STATUSES, Attempt, Delivery, Endpoint
 from webhooks.selectors import MANAGE_PERMISSION, endpoint_get, id_from, require_webhook_admin
@@ -111,16 +112,14 @@ def webhook_events_record(*, events: Iterable[WebhookEvent]) -> int:
     if not rows:
         return 0
     created = Delivery.objects.bulk_create(rows)
-    transaction.on_commit(partial(_enqueue, [d.pk for d in created]))
+    _enqueue_on_commit([d.pk for d in created])
     return len(created)
 
 
-def _enqueue(delivery_ids: list[int]) -> None:
-    try:
-        for delivery_id in delivery_ids:
-            tasks.deliver.delay(delivery_id)
-    except Exception:  # the broker is down: the sweeper enqueues them once ENQUEUE_LEASE has passed
-        log.exception("Could not enqueue webhook deliveries %s", delivery_ids[:10])
+def _enqueue_on_commit(delivery_ids: list[int]) -> None:
+    # A broker that is down is logged: the sweeper enqueues these once ENQUEUE_LEASE has passed.
+    for delivery_id in delivery_ids:
+        enqueue_on_commit("webhooks.tasks.deliver", delivery_id)
 
 
 # --- endpoints (clinic admins) --------------------------------------------------------------------------
@@ -205,7 +204,7 @@ def delivery_resend(*, account: Account, actor: User, delivery_id) -> Delivery:
     delivery.status = Delivery.Status.PENDING
     delivery.next_attempt_at = delivery.enqueued_at = now
     delivery.save(update_fields=["status", "attempts", "next_attempt_at", "enqueued_at"])
-    transaction.on_commit(partial(_enqueue, [delivery.pk]))
+    _enqueue_on_commit([delivery.pk])
     return delivery
 
 
@@ -350,7 +349,7 @@ def _next_in_line(*, delivery: Delivery, now: dt.datetime) -> None:
     )
     if following is not None:
         Delivery.objects.filter(pk=following).update(enqueued_at=now)
-        transaction.on_commit(partial(_enqueue, [following]))
+        _enqueue_on_commit([following])
 
 
 def _endpoint_failed(*, endpoint_id: int, now: dt.datetime, outcome: transport.Outcome) -> None:
@@ -427,5 +426,5 @@ def deliveries_sweep(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH
         )
         if due:
             Delivery.objects.filter(pk__in=due).update(enqueued_at=now)
-            transaction.on_commit(partial(_enqueue, due))
+            _enqueue_on_commit(due)
     return len(due)

@@ -4,6 +4,8 @@ other work."""
 from celery import shared_task
 from django.db import DatabaseError
 
+from webhooks.services import deliveries_sweep, delivery_attempt
+
 
 @shared_task(
     acks_late=True,
@@ -17,14 +19,10 @@ from django.db import DatabaseError
 )
 def deliver(delivery_id: int) -> str:
     """One attempt at one delivery (the service decides whether it is due and its turn)."""
-    from webhooks.services import delivery_attempt
-
     return delivery_attempt(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=20, time_limit=25)
 def sweep() -> int:
     """Beat, every 10 s: enqueue the deliveries that are due and not on the queue."""
-    from webhooks.services import deliveries_sweep
-
     return deliveries_sweep()
