@@ -36,6 +36,18 @@ def endpoint_get(*, account: Account, actor: User, endpoint_id) -> Endpoint:
     return endpoint
 
 
+def delivery_get(*, account: Account, actor: User, delivery_id) -> Delivery:
+    require_webhook_admin(actor=actor)
+    delivery = (
+        Delivery.objects.select_related("endpoint")
+        .filter(pk=id_from(delivery_id), endpoint__account=account)
+        .first()
+    )
+    if delivery is None:
+        raise NotFound(f"Delivery {delivery_id} not found.", errors={"id": ["No such delivery."]})
+    return delivery
+
+
 def deliveries_of(*, endpoint: Endpoint) -> QuerySet[Delivery]:
     """The endpoint's delivery log, newest first."""
     return Delivery.objects.filter(endpoint=endpoint).order_by("-id")

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
-from http import HTTPStatus
 
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
@@ -272,15 +271,6 @@ def retry_delay(*, attempts: int) -> float:
     return delay * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
 
 
-def outcome_words(*, status: int | None, error: str) -> str:
-    if status is None:
-        return error or "No answer."
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
-
-
 def delivery_attempt(*, delivery_id: int) -> str:
     """One attempt at a delivery: claim it, POST it (outside any transaction), record what happened.
     Idempotent: a message for a delivery that is not due, not open or not its key's turn does nothing."""
@@ -365,7 +355,7 @@ def _endpoint_failed(*, endpoint_id: int, now: dt.datetime, outcome: transport.O
         endpoint.disabled_reason = (
             f"Turned off automatically: every delivery since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC "
             f"failed ({endpoint.consecutive_failures} attempts; the last: "
-            f"{outcome_words(status=outcome.status, error=outcome.error)})."
+            f"{outcome.words})."
         )[:300]
         transaction.on_commit(partial(_disabled_notice, endpoint.pk))
     endpoint.save(

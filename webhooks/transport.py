@@ -10,6 +10,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
@@ -40,6 +41,20 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def words(self) -> str:
+        return answer_words(status=self.status, error=self.error)
+
+
+def answer_words(*, status: int | None, error: str) -> str:
+    """What the receiver answered, for people: "500 Internal Server Error", or why there was no answer."""
+    if status is None:
+        return error or "No answer."
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
