@@ -73,7 +73,8 @@ def webhook_event_record(*, account: Account, event_type: EventType, data: dict,
     )
 
 
-@transaction.atomic
+# No savepoint: it runs inside the caller's transaction on every visit change, and its one insert is atomic.
+@transaction.atomic(savepoint=False)
 def webhook_events_record(*, events: Iterable[WebhookEvent]) -> int:
     """Many events, of any accounts, in one read of the endpoints and one insert."""
     events = list(events)
