@@ -190,6 +190,10 @@ ATTACHMENT_TYPES = env.list(
 # Past this, 413. Django spools uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, so a
 # large one never sits in memory; the Content-Length is checked before the body is read at all.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Refused from the image header, before any decoding: a small file can declare a huge canvas.
+ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
+# All of one user's uploads together (413 past it).
+ATTACHMENT_QUOTA_BYTES = env.int("ATTACHMENT_QUOTA_BYTES", default=200 * 1024 * 1024)
 # Uploaded but not attached to an intake within this many seconds: removed by the clean-up task.
 ATTACHMENT_UNATTACHED_TTL = env.int("ATTACHMENT_UNATTACHED_TTL", default=24 * 3600)
 CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
@@ -220,6 +224,8 @@ CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
     "options": {"expires": 25},
 }
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
+# The video call link of every visit, unless its room or account has one: {meeting_id}, optionally {role}.
+VIDEO_LINK_TEMPLATE = env("VIDEO_LINK_TEMPLATE", default="")
 
 # --- Outgoing webhooks -----------------------------------------------------------------------
 # Endpoint URLs must be https (production's default), and never reach private, loopback, link-local or

@@ -75,7 +75,7 @@ class AppointmentCreateApi(APIView):
             member_code=data.pop("member_id", None),
             **data,
         )
-        return ok(visit_data(visit), status=201)
+        return ok(visit_data(visit, viewer=request.user), status=201)
 
 
 class AppointmentUpdateApi(APIView):
@@ -91,4 +91,4 @@ class AppointmentUpdateApi(APIView):
         visit = services.appointment_update(
             account=request.account, actor=request.user, visit_id=visit_id, **data
         )
-        return ok(visit_data(visit))
+        return ok(visit_data(visit, viewer=request.user))

@@ -141,25 +141,17 @@ def admin_summary_status(request, visit_id: int):
 @require_GET
 @admins_only
 def admin_summary_download(request, visit_id: int):
-    try:
-        state = summary_services.summary_fetch(
-            account=request.user.account, user=request.user, visit_id=visit_id
-        )
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
-    except NotAllowed as exc:
-        messages.error(request, exc.message)
+    """Sends the stored PDF if it is current; a GET never starts a render (the row's button POSTs)."""
+    visit = _summary_visit(request, visit_id)
+    summary = summary_selectors.summary_of(visit)
+    if not summary_selectors.summary_stored_and_current(summary, visit):
+        messages.info(request, f"The summary of visit #{visit.pk} must be prepared first: press Prepare PDF.")
         return redirect("visits:admin-visits")
-    if not state.ready:
-        messages.info(request, f"The summary of visit #{visit_id} is being rendered; try again in a moment.")
-        return redirect("visits:admin-visits")
-    summary_services.summary_download_record(
-        account=request.user.account, visit=state.visit, user=request.user
-    )
+    summary_services.summary_download_record(account=request.user.account, visit=visit, user=request.user)
     return FileResponse(
-        state.summary.file.open("rb"),
+        summary.file.open("rb"),
         as_attachment=True,
-        filename=summary_selectors.download_file_name(state.visit),
+        filename=summary_selectors.download_file_name(visit),
         content_type="application/pdf",
     )
 

@@ -87,7 +87,8 @@ class IntakeCreateApi(APIView):
         )
         return ok(
             intake_data(
-                selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk)
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk),
+                viewer=request.user,
             ),
             status=201,
         )
@@ -97,7 +98,10 @@ class IntakeDetailApi(APIView):
     @extend_schema(responses=IntakeEnvelope, summary="Read an intake", operation_id="intakes_read")
     def get(self, request, intake_id: str):
         return ok(
-            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
+            intake_data(
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id),
+                viewer=request.user,
+            )
         )
 
     @extend_schema(
@@ -119,7 +123,10 @@ class IntakeDetailApi(APIView):
             attachment_ids=attachments.attachment_ids_from(request.data),
         )
         return ok(
-            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
+            intake_data(
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id),
+                viewer=request.user,
+            )
         )
 
 
@@ -141,7 +148,7 @@ class VisitAddWalkinApi(APIView):
             provider_id=data.get("provider_id"),
             member_code=data.get("member_id"),
         )
-        return ok(visit_data(visit), status=201)
+        return ok(visit_data(visit, viewer=request.user), status=201)
 
 
 class VisitAddEconsultApi(APIView):
@@ -159,7 +166,7 @@ class VisitAddEconsultApi(APIView):
             intake_id=data["intake_id"],
             room_code=data["room_code"],
         )
-        return ok(visit_data(visit), status=201)
+        return ok(visit_data(visit, viewer=request.user), status=201)
 
 
 class VisitAcceptApi(APIView):
@@ -174,7 +181,8 @@ class VisitAcceptApi(APIView):
         data = _valid(VisitIdIn, request.data)
         return ok(
             visit_data(
-                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"])
+                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"]),
+                viewer=request.user,
             )
         )
 
@@ -191,12 +199,12 @@ class VisitCompleteApi(APIView):
         visit = services.visit_complete(
             account=request.account, actor=request.user, visit_id=data["id"], notes=data.get("notes", "")
         )
-        return ok(visit_data(visit))
+        return ok(visit_data(visit, viewer=request.user))
 
 
-def _closed_answer(visit, changed: bool):
+def _closed_answer(request, visit, changed: bool):
     message = "Visit closed." if changed else "The visit was already closed; nothing changed."
-    return ok(visit_data(visit), message=message, changed=changed)
+    return ok(visit_data(visit, viewer=request.user), message=message, changed=changed)
 
 
 class VisitCloseApi(APIView):
@@ -211,7 +219,7 @@ class VisitCloseApi(APIView):
         visit, changed = services.visit_close(
             account=request.account, actor=request.user, visit_id=data["id"], reason=data["reason"]
         )
-        return _closed_answer(visit, changed)
+        return _closed_answer(request, visit, changed)
 
 
 class VisitDeleteApi(APIView):
@@ -226,7 +234,7 @@ class VisitDeleteApi(APIView):
         visit, changed = services.visit_force_cancel(
             account=request.account, actor=request.user, visit_id=data["id"]
         )
-        return _closed_answer(visit, changed)
+        return _closed_answer(request, visit, changed)
 
 
 class VisitListApi(APIView):
@@ -248,7 +256,10 @@ class VisitDetailApi(APIView):
     @extend_schema(responses=VisitEnvelope, summary="One visit", operation_id="visits_read")
     def get(self, request, visit_id: str):
         return ok(
-            visit_data(selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id))
+            visit_data(
+                selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id),
+                viewer=request.user,
+            )
         )
 
 
@@ -260,7 +271,7 @@ class VisitCurrentApi(APIView):
     )
     def get(self, request):
         visit = selectors.visit_current(account=request.account, user=request.user)
-        return ok(visit_data(visit) if visit else None)
+        return ok(visit_data(visit, viewer=request.user) if visit else None)
 
 
 # --- files -------------------------------------------------------------------------------------------------

@@ -33,6 +33,13 @@ def is_staff_user(user: User) -> bool:
     return user.has_perm("visits.book_appointment") or user.has_perm("visits.view_all_visits")
 
 
+def sees_clinical_content(user: User) -> bool:
+    """Clinical content is a visit's notes, the patient's files and the PDF summary (which holds both).
+    Patients see their own, providers and clinic admins those of the visits they see; the front desk
+    none (they see who, when, where and why: demographics, times, the reason and intake answers)."""
+    return user.is_member or user.has_perm("visits.view_clinical_content")
+
+
 def visits_visible_to(*, account: Account, user: User) -> QuerySet[Visit]:
     visits = Visit.objects.for_account(account)
     if is_staff_user(user):
@@ -195,6 +202,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             "type",
             "created",
             "provider_id",
+            "appointment_id",
             "room__name",
             "room__max_waiting_time",
             "member__first_name",
@@ -223,7 +231,7 @@ def provider_in_progress(*, provider: Provider) -> list[Visit]:
     """The walk-ins and e-consults the provider has taken and not yet finished."""
     return list(
         _provider_in_progress(provider=provider)
-        .select_related("member", "intake", "room")
+        .select_related("member", "intake", "room", "account")
         .order_by("actual_start", "id")
     )
 

@@ -1,11 +1,13 @@
 """The wire format of intakes and visits: the contract's field names, UNIX seconds, ids as strings."""
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.api_base import UnixTimestampField, envelope
 from clinic.serializers import ConsultationOut
-from visits.models import Intake, Visit, VisitStatus, VisitType
+from visits.models import CLIENT_CLOSE_REASONS, Intake, Visit, VisitStatus, VisitType
+from visits.selectors import sees_clinical_content
 
 INTAKE_TYPE_CHOICES = [(VisitType.WALKIN.value, "walk-in"), (VisitType.SCHEDULED.value, "appointment")]
 
@@ -17,6 +19,18 @@ class AttachmentOut(serializers.Serializer):
     ext = serializers.CharField()
     type = serializers.CharField(source="content_type")
     created = UnixTimestampField()
+
+
+def _shows_clinical(context: dict) -> bool:
+    """Whether the reader sees notes and files: `viewer` in the context (None: the system itself, as in
+    webhooks), else the request's user."""
+    if "viewer" in context:
+        viewer = context["viewer"]
+    elif "request" in context:
+        viewer = context["request"].user
+    else:
+        raise ImproperlyConfigured("Serialize visits and intakes with a viewer or a request in the context.")
+    return viewer is None or sees_clinical_content(viewer)
 
 
 class _CustomFieldsAtTopLevel(serializers.Serializer):
@@ -43,6 +57,12 @@ class IntakeOut(_CustomFieldsAtTopLevel):
     attachments = AttachmentOut(many=True, source="attachments.all")
     created = UnixTimestampField()
     modified = UnixTimestampField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _shows_clinical(self.context):
+            data["attachments"] = []
+        return data
 
 
 class VisitIntakeOut(_CustomFieldsAtTopLevel):
@@ -79,6 +99,19 @@ class VisitGroupOut(serializers.Serializer):
     capacity = serializers.IntegerField()
 
 
+class MeetingOut(serializers.Serializer):
+    meeting_id = serializers.UUIDField()
+    patient_url = serializers.URLField(allow_null=True)
+    provider_url = serializers.URLField(allow_null=True)
+
+    def to_representation(self, visit: Visit):
+        return {
+            "meeting_id": str(visit.meeting_id),
+            "patient_url": visit.meeting_link("patient"),
+            "provider_url": visit.meeting_link("provider"),
+        }
+
+
 class VisitOut(serializers.Serializer):
     id = serializers.CharField()
     type = serializers.IntegerField()
@@ -100,11 +133,16 @@ class VisitOut(serializers.Serializer):
     inviting_visit_id = serializers.CharField(allow_null=True)
     created = UnixTimestampField()
     modified = UnixTimestampField()
+    meeting = MeetingOut(source="*", help_text="The video call: a stable id and join links, if configured.")
     visit_group_id = serializers.CharField(required=False, help_text="Group appointments only.")
     visit_group = VisitGroupOut(required=False, help_text="Group appointments only.")
 
     def to_representation(self, instance: Visit):
         data = super().to_representation(instance)
+        if not _shows_clinical(self.context):
+            data["notes"] = ""
+            if data["intake"] is not None:
+                data["intake"]["attachments"] = []
         data["close_reason"] = instance.close_reason or None
         if not instance.visit_group_id:
             # The contract: only group appointments carry visit_group_id and visit_group at all.
@@ -187,7 +225,12 @@ class VisitCompleteIn(VisitIdIn):
 
 
 class VisitCloseIn(VisitIdIn):
-    reason = serializers.CharField(max_length=40)
+    reason = serializers.CharField(max_length=40, help_text=f"One of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+
+    def validate_reason(self, value: str) -> str:
+        if value not in CLIENT_CLOSE_REASONS:
+            raise serializers.ValidationError(f"Must be one of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+        return value
 
 
 class VisitListIn(serializers.Serializer):
@@ -205,9 +248,11 @@ class PendingOut(serializers.Serializer):
     status = serializers.CharField()
 
 
-def intake_data(intake: Intake) -> dict:
-    return IntakeOut(intake).data
+def intake_data(intake: Intake, *, viewer) -> dict:
+    """The intake as `viewer` may read it (None: the system)."""
+    return IntakeOut(intake, context={"viewer": viewer}).data
 
 
-def visit_data(visit: Visit) -> dict:
-    return VisitOut(visit).data
+def visit_data(visit: Visit, *, viewer) -> dict:
+    """The visit as `viewer` may read it (None: the system, e.g. a webhook to the clinic's own server)."""
+    return VisitOut(visit, context={"viewer": viewer}).data

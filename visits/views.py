@@ -102,6 +102,7 @@ def _card(visit, *, data=None, error: str = "", form_name: str = "") -> dict:
         "visit": visit,
         "complete_form": VisitCompleteForm(data if form_name == "complete" else None, visit_id=visit.pk),
         "close_form": VisitCloseForm(data if form_name == "close" else None, visit_id=visit.pk),
+        "call_url": visit.meeting_link("provider"),
         "error": error,
     }
 
@@ -238,6 +239,7 @@ def close(request, visit_id: int):
             actor=request.user,
             visit_id=visit_id,
             reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
         )
     except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
         return _card_after_error(request, visit_id, form_name="close", error=str(exc))
@@ -254,11 +256,13 @@ def visit_detail(request, visit_id: int):
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     zone = user.provider.time_zone if user.is_provider else visit.room.time_zone
+    clinical = selectors.sees_clinical_content(user)
     context = {
         "visit": visit,
         "events": selectors.visit_events(visit=visit),
+        "clinical": clinical,
         # Stored sanitised; cleaned again here because this page marks it safe.
-        "notes_html": mark_safe(sanitise_html(visit.notes)),
+        "notes_html": mark_safe(sanitise_html(visit.notes)) if clinical else "",
         "custom_fields": [
             (name.removeprefix("custom_").replace("_", " "), value)
             for name, value in (visit.intake.custom if visit.intake else {}).items()

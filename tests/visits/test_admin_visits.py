@@ -235,6 +235,18 @@ def test_download_pdf_cell_polls_then_links(
     assert "When (America/Los_Angeles)" in log and " PST" in log
 
 
+def test_a_get_never_starts_a_render(admin_client, clinic, django_capture_on_commit_callbacks):
+    visit = clinic["ada1"]
+    VisitSummary.objects.filter(visit=visit).delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.get(reverse("visits:admin-summary-download", args=[visit.pk]))
+    assert response.status_code == 302
+    assert not VisitSummary.objects.filter(visit=visit).exists() and callbacks == []
+    assert not SummaryDownload.objects.exists()  # logged only when a file is sent
+    followed = admin_client.get(response["Location"]).content.decode()
+    assert "must be prepared first" in followed
+
+
 def test_rows_show_ready_summaries_as_links(admin_client, clinic):
     summary_services.summary_render(visit_id=clinic["pat1"].pk)
     html = admin_client.get(PAGE, {"patient": "P-1001"}).content.decode()
@@ -341,7 +353,7 @@ def test_seeing_all_visits_without_the_export_permission_is_refused_the_pdf(clie
     client.force_login(viewer)
     assert client.get(PAGE).status_code == 200
     assert client.post(reverse("visits:admin-summary-request", args=[clinic["pat1"].pk])).status_code == 403
-    assert client.get(reverse("visits:admin-summary-download", args=[clinic["pat1"].pk])).status_code == 302
+    assert client.get(reverse("visits:admin-summary-download", args=[clinic["pat1"].pk])).status_code == 403
     export = client.post(reverse("visits:admin-export"), {}).content.decode()
     assert "Only clinic admins export visit summaries." in export
     assert not SummaryExport.objects.exists()

@@ -78,13 +78,25 @@ def test_a_changed_visit_answers_202_until_rendered_again(
         admin_api.get(_path(visit))
     assert admin_api.get(_path(visit)).status_code == 200
 
-    changed = member_api.post(f"intakes/{visit.intake_id}", {"custom_symptoms_duration": "5 days"})
-    assert changed.status_code == 200
+    visit.member.last_name = "Jones-Okafor"
+    visit.member.save()
     with django_capture_on_commit_callbacks(execute=True):
         assert admin_api.get(_path(visit)).status_code == 202
     again = admin_api.get(_path(visit))
     assert again.status_code == 200
-    assert "5 days" in pdf_text(_content(again))
+    assert "Jones-Okafor" in pdf_text(_content(again))
+
+
+def test_the_intake_of_an_ended_visit_is_read_only_and_the_summary_stays(
+    django_capture_on_commit_callbacks, visit, admin_api, member_api
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_api.get(_path(visit))
+    rewritten = member_api.post(f"intakes/{visit.intake_id}", {"reason_for_visit": "Something else"})
+    assert rewritten.status_code == 409
+    assert rewritten.json()["errors"] == {"id": ["The visit has ended."]}
+    assert admin_api.get(_path(visit)).status_code == 200  # still current: nothing changed
+    assert "Something else" not in pdf_text(_content(admin_api.get(_path(visit))))
 
 
 def test_completing_through_the_api_renders_in_the_background(
@@ -126,11 +138,11 @@ def test_the_visits_provider_gets_it(ready, provider_api):
     assert provider_api.get(_path(ready)).status_code == 200
 
 
-def test_a_colleague_in_the_same_room_is_refused(ready, other_provider):
-    # They may see the visit (it is in their room) but its summary is the treating provider's.
+def test_a_colleague_in_the_same_room_reads_it_as_they_read_the_notes(ready, other_provider):
+    # One rule for clinical content: whoever sees the visit's notes sees its summary.
     response = client_for(other_provider.user).get(_path(ready))
-    assert response.status_code == 403
-    assert not SummaryDownload.objects.exists()
+    assert response.status_code == 200
+    assert SummaryDownload.objects.filter(user=other_provider.user).exists()
 
 
 def test_a_provider_of_another_room_gets_404(ready, account):
@@ -138,9 +150,9 @@ def test_a_provider_of_another_room_gets_404(ready, account):
     assert client_for(elsewhere.user).get(_path(ready)).status_code == 404
 
 
-def test_a_colleague_cannot_fetch_a_waiting_visit_either(account, room, member, provider, other_provider):
+def test_the_front_desk_cannot_fetch_a_waiting_visit_either(account, room, member, provider, front_desk_api):
     waiting = walk_through(member=member, provider=provider, room=room, joined=JOINED, wait=None)
-    response = client_for(other_provider.user).get(_path(waiting))
+    response = front_desk_api.get(_path(waiting))
     assert response.status_code == 403
     assert not VisitSummary.objects.filter(visit=waiting).exists()  # refused before any render
 

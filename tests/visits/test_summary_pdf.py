@@ -3,9 +3,11 @@
 import datetime as dt
 import http.server
 import io
+import re
 import threading
 
 import pytest
+from django.core.files.storage import default_storage
 
 from tests.clinic.factories import RoomFactory
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
@@ -203,35 +205,29 @@ def test_the_fetcher_refuses_remote_and_non_static_urls(remote_server, settings)
 
 
 def test_render_is_idempotent_and_stable_and_rerenders_when_the_visit_changed(
-    account, room, member, provider
+    django_capture_on_commit_callbacks, account, room, member, provider
 ):
-    from visits import services
-
     visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
     first = summary_services.summary_render(visit_id=visit.pk)
     rendered_at, name = first.rendered, first.file.name
-    assert name == f"summaries/{account.pk}/visit-{visit.pk}.pdf"
+    assert re.fullmatch(rf"summaries/{account.pk}/[0-9a-f]{{32}}\.pdf", name)  # names no visit
 
     again = summary_services.summary_render(visit_id=visit.pk)
     assert again.rendered == rendered_at  # nothing changed: not rendered again
 
-    services.intake_update(
-        account=account,
-        actor=member.user,
-        intake_id=visit.intake_id,
-        fields={},
-        custom={"custom_symptoms_duration": "3 days"},
-    )
+    member.last_name = "Jones-Okafor"  # the patient's record is corrected; the intake is closed
+    member.save()
     visit = Visit.objects.with_related().get(pk=visit.pk)
     assert not summary_selectors.summary_is_current(
         summary=VisitSummary.objects.get(visit=visit), visit=visit
     )
-    third = summary_services.summary_render(visit_id=visit.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        third = summary_services.summary_render(visit_id=visit.pk)
     assert third.rendered > rendered_at
-    assert third.file.name == name  # the same stable name, overwritten
+    assert third.file.name != name and not default_storage.exists(name)  # replaced, the old file gone
     with third.file.open("rb") as handle:
         text = pdf_text(handle.read())
-    assert "3 days" in text and "2 weeks" not in text
+    assert "Jones-Okafor" in text
 
 
 @pytest.mark.usefixtures("eager_celery")

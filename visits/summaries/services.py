@@ -4,6 +4,7 @@ Rendering happens in a Celery task (visits.tasks.render_visit_summary), which ca
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from clinic.jobs import enqueue_on_commit
 from clinic.models import Account, User
-from visits.models import SummaryDownload, Visit, VisitSummary, summary_upload_to
+from visits.models import SummaryDownload, Visit, VisitSummary
 from visits.summaries.render import render_summary_pdf
 from visits.summaries.selectors import (
     source_stamp,
@@ -81,16 +82,15 @@ def summary_render(*, visit_id: int, force: bool = False) -> VisitSummary | None
         summary = VisitSummary.objects.select_for_update().select_related("visit").get(pk=summary.pk)
         if not force and summary.status == VisitSummary.Status.READY and summary.source_modified == stamp:
             return summary  # another worker stored the same version meanwhile
-        name = summary_upload_to(summary, "")
-        # The stable name: replace the old file rather than let the storage pick a new name.
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        summary.file.save(name, ContentFile(pdf), save=False)
+        replaced = summary.file.name
+        summary.file.save("summary.pdf", ContentFile(pdf), save=False)  # named by summary_upload_to
         summary.status = VisitSummary.Status.READY
         summary.source_modified = stamp
         summary.rendered = timezone.now()
         summary.error = ""
         summary.save()
+        if replaced:
+            transaction.on_commit(partial(default_storage.delete, replaced))
     return summary
 
 
