@@ -148,7 +148,7 @@ def _webhooks_record(events: Sequence[VisitEvent]) -> None:
         data = None
         for event_type in types:
             if visit.account_id in listening[event_type]:
-                data = data or visit_data(visit)
+                data = data or visit_data(visit, viewer=None)  # the clinic's own server: everything
                 outbox.append(
                     WebhookEvent(
                         account_id=visit.account_id,
