@@ -4,6 +4,7 @@ from clinic import api as clinic_api
 from clinic.api_base import one_url
 from scheduling import api as scheduling_api
 from visits import api as visits_api
+from webhooks import api as webhooks_api
 
 urlpatterns = [
     path("users/sso", clinic_api.UserSsoApi.as_view(), name="users-sso"),
@@ -41,4 +42,6 @@ urlpatterns = [
         ).as_view(),
         name="visit-detail",
     ),
+    path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<str:endpoint_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook-detail"),
 ]

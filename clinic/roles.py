@@ -19,6 +19,7 @@ ROLE_PERMISSIONS = {
         "clinic.view_member",
         "clinic.add_member",
         "clinic.change_room",
+        "webhooks.manage_webhooks",
     ],
 }
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from clinic.errors import InvalidInput, NotAllowed
 from clinic.models import Account, ApiCredential, ApiToken, Member, Provider, User
 from clinic.selectors import digest
+from clinic.signals import user_created
 
 VSEE_GENDER_CODES = {"1": Member.Gender.MALE, "2": Member.Gender.FEMALE, "3": Member.Gender.OTHER}
 SSO_MEMBER, SSO_PROVIDER = 200, 400
@@ -109,7 +110,7 @@ def user_sso(
     for attempt in range(2):
         try:
             with transaction.atomic():
-                user = _user_sso_upsert(account=account, code=code, kind=type, profile=profile)
+                user, created = _user_sso_upsert(account=account, code=code, kind=type, profile=profile)
                 if type == SSO_PROVIDER:
                     Provider.objects.get_or_create(user=user, defaults={"account": account})
                 else:
@@ -124,6 +125,8 @@ def user_sso(
                         "user": user,
                     }
                     Member.objects.update_or_create(account=account, code=code, defaults=member_fields)
+                if created:
+                    user_created.send(sender=User, user=user)
                 return user, api_token_issue(user=user)
         except IntegrityError:
             if attempt:  # the second try sees the row the concurrent call created
@@ -131,9 +134,10 @@ def user_sso(
     raise AssertionError("unreachable")
 
 
-def _user_sso_upsert(*, account: Account, code: str, kind: int, profile: dict) -> User:
+def _user_sso_upsert(*, account: Account, code: str, kind: int, profile: dict) -> tuple[User, bool]:
     user = User.objects.select_for_update().filter(account=account, external_code=code).first()
-    if user is None:
+    created = user is None
+    if created:
         user = User(account=account, external_code=code, username=_sso_username(code))
         user.set_unusable_password()
     elif user.is_member if kind == SSO_PROVIDER else user.is_provider:
@@ -141,7 +145,7 @@ def _user_sso_upsert(*, account: Account, code: str, kind: int, profile: dict) -
     for field, value in profile.items():
         setattr(user, field, value)
     user.save()
-    return user
+    return user, created
 
 
 @transaction.atomic

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "clinic",
     "visits",
     "scheduling",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,31 @@ CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
 # The video call link of every visit, unless its room or account has one: {meeting_id}, optionally {role}.
 VIDEO_LINK_TEMPLATE = env("VIDEO_LINK_TEMPLATE", default="")
+
+# --- Outgoing webhooks -----------------------------------------------------------------------
+# Endpoint URLs must be https (production's default), and never reach private, loopback, link-local or
+# reserved addresses unless allowed: development allows them so that a receiver on this machine works.
+WEBHOOK_HTTPS_ONLY = env.bool("WEBHOOK_HTTPS_ONLY", default=PRODUCTION)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=not PRODUCTION)
+# Seconds: to connect, and for the whole request; a receiver slower than that counts as a failure.
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Their own queue: receivers that are slow or down never hold up the other tasks.
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
+# The outbox is the source of truth: the sweeper enqueues deliveries that are due (retries, lost messages).
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "webhooks.tasks.sweep",
+    "schedule": 10.0,
+    "options": {"expires": 9},
+}
+# Endpoints that turn themselves off tell the clinic admins by email.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="clinic@localhost")
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
+    path("manage/webhooks/", include("webhooks.urls")),
     path(
         "api/v3/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -1,14 +1,21 @@
 """The visit lifecycle's public surface, shared by `visits` and `scheduling`.
 
 Every visit is created, locked and moved from status to status through these functions, so that each
-change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`).
+change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`):
+the ended visit's PDF summary, and the webhook outbox rows (`visit.created`, `visit.updated`,
+`visit.ended`, `visit.note.signed_and_sent`) carrying the visit as the API shows it.
 Lock order when several rows are locked: visit, then provider, then room.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 
 from visits.models import Visit, VisitEvent, VisitStatus
+from visits.serializers import visit_data
 from visits.summaries.services import summary_request_for
+from webhooks.event_types import EventType
+from webhooks.selectors import webhook_listeners
+from webhooks.services import WebhookEvent, webhook_events_record
 
 ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
 
@@ -33,7 +40,7 @@ def event_record(
     at: dt.datetime,
 ) -> VisitEvent:
     """One row of a visit's timeline: a status change, or a change within a status (`from == to`)."""
-    return VisitEvent.objects.create(
+    event = VisitEvent.objects.create(
         visit_id=visit_id,
         from_status=from_status,
         to_status=to_status,
@@ -41,6 +48,8 @@ def event_record(
         reason=reason,
         created=at,
     )
+    _announce(events=[event])
+    return event
 
 
 def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
@@ -91,7 +100,7 @@ def transitions_record_bulk(
     *, visit_ids: list[int], from_status: int, to_status: int, reason: str, at: dt.datetime
 ) -> None:
     """The system's set-based changes (the overdue closer): one event row per visit, in one insert."""
-    VisitEvent.objects.bulk_create(
+    events = VisitEvent.objects.bulk_create(
         VisitEvent(
             visit_id=visit_id,
             from_status=from_status,
@@ -102,9 +111,50 @@ def transitions_record_bulk(
         )
         for visit_id in visit_ids
     )
+    _announce(events=events)
 
 
-def _announce(*, ended_visit_ids: list[int]) -> None:
-    """What follows a recorded change: an ended visit's PDF summary is requested (rendered after commit)."""
+def _announce(*, ended_visit_ids: Sequence[int] = (), events: Sequence[VisitEvent] = ()) -> None:
+    """What follows a recorded change: an ended visit's PDF summary is requested (rendered after commit);
+    each event recorded goes to the webhook outbox."""
     for visit_id in ended_visit_ids:
         summary_request_for(visit_id=visit_id)
+    if events:
+        _webhooks_record(events)
+
+
+def _webhook_kind(event: VisitEvent) -> EventType:
+    if event.from_status is None:
+        return EventType.VISIT_CREATED
+    if event.to_status in ENDED_STATUSES and event.from_status != event.to_status:
+        return EventType.VISIT_ENDED
+    return EventType.VISIT_UPDATED
+
+
+def _webhooks_record(events: Sequence[VisitEvent]) -> None:
+    """One outbox row per event and endpoint, in one insert. The visits are read (once, together) only
+    when an endpoint listens: without one this costs a read of the endpoints table."""
+    kinds = {event.visit_id: _webhook_kind(event) for event in events}
+    listening = webhook_listeners(event_types={*kinds.values(), EventType.VISIT_NOTE_SIGNED_AND_SENT})
+    accounts = set().union(*listening.values())
+    if not accounts:
+        return
+    outbox = []
+    for visit in Visit.objects.with_related().filter(pk__in=kinds, account_id__in=accounts).order_by("pk"):
+        kind = kinds[visit.pk]
+        types = [kind]
+        if kind == EventType.VISIT_ENDED and visit.status == VisitStatus.COMPLETED and visit.notes:
+            types.append(EventType.VISIT_NOTE_SIGNED_AND_SENT)
+        data = None
+        for event_type in types:
+            if visit.account_id in listening[event_type]:
+                data = data or visit_data(visit, viewer=None)  # the clinic's own server: everything
+                outbox.append(
+                    WebhookEvent(
+                        account_id=visit.account_id,
+                        event_type=event_type,
+                        data=data,
+                        ordering_key=f"visit:{visit.pk}",
+                    )
+                )
+    webhook_events_record(events=outbox)
