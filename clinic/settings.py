@@ -214,6 +214,8 @@ CELERY_BEAT_SCHEDULE["visits-summary-exports-cleanup"] = {
 
 # --- Dashboard -------------------------------------------------------------------------------
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=2)
+# The clinic board's refresh (front desk and admins).
+BOARD_REFRESH_SECONDS = env.int("BOARD_REFRESH_SECONDS", default=5)
 # A provider acts on the oldest patients: each queue shows this many rows and the total count.
 QUEUE_PAGE_SIZE = env.int("QUEUE_PAGE_SIZE", default=25)
 # Past this fraction of the room's max waiting time a waiting patient is shown as urgent.

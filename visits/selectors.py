@@ -12,6 +12,7 @@ from clinic.models import Account, Provider, ProviderLicense, Room, User
 from visits.models import (
     QUEUE_TYPES,
     Attachment,
+    CloseReason,
     Intake,
     SummaryDownload,
     Visit,
@@ -270,6 +271,62 @@ def provider_visits_today(*, provider: Provider, now: dt.datetime) -> list[Visit
 
 def visit_events(*, visit: Visit) -> list[VisitEvent]:
     return list(VisitEvent.objects.filter(visit=visit).select_related("actor").order_by("created", "id"))
+
+
+# --- the clinic board (front desk and admins) --------------------------------------------------------
+
+LEFT_UNSEEN_REASONS = (CloseReason.MAX_WAITING_TIME_REACHED, CloseReason.PATIENT_EXIT_ROOM)
+
+
+def _local_midnight(now: dt.datetime, zone) -> dt.datetime:
+    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class BoardRoom:
+    room: Room
+    waiting: list[Visit]
+    in_progress: list[Visit]
+    left_unseen: list[Visit]
+
+
+def clinic_board(*, account: Account, user: User, now: dt.datetime) -> list[BoardRoom]:
+    """Every room's waiting and in-progress patients (walk-ins, e-consults and started appointments),
+    urgent first then longest waiting, and who left today without being seen (timed out, or left the
+    waiting room), today being the room's own day. Three queries whatever the clinic's size."""
+    if not is_staff_user(user):
+        raise NotAllowed("The clinic board is for the front desk and clinic admins.")
+    rooms = list(Room.objects.for_account(account).order_by("name", "code"))
+    active = (
+        Visit.objects.for_account(account)
+        .filter(type__in=QUEUE_TYPES, status__in=(VisitStatus.WAITING, VisitStatus.IN_PROGRESS))
+        .select_related("member", "intake", "provider__user", "appointment")
+        .order_by("priority", "created", "id")
+    )
+    earliest_midnight = min((_local_midnight(now, r.zone) for r in rooms), default=now)
+    left = (
+        Visit.objects.for_account(account)
+        .filter(
+            type__in=QUEUE_TYPES,
+            status=VisitStatus.CANCELLED,
+            close_reason__in=LEFT_UNSEEN_REASONS,
+            actual_start__isnull=True,
+            modified__gte=earliest_midnight,
+        )
+        .select_related("member")
+        .order_by("-modified")
+    )
+    by_room = {r.pk: BoardRoom(room=r, waiting=[], in_progress=[], left_unseen=[]) for r in rooms}
+    for visit in active:
+        entry = by_room[visit.room_id]
+        (entry.waiting if visit.status == VisitStatus.WAITING else entry.in_progress).append(visit)
+    for visit in left:
+        entry = by_room[visit.room_id]
+        if visit.modified >= now.astimezone(entry.room.zone).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ):
+            entry.left_unseen.append(visit)
+    return list(by_room.values())
 
 
 # --- the clinic admin's visits page -----------------------------------------------------------------
