@@ -7,13 +7,14 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.decorators import htmx_login_required
 from clinic.errors import NotAllowed, NotFound
 from visits import analytics, formatting, selectors
 from visits.admin_forms import VisitFilterForm
-from visits.models import SummaryExport, VisitSummary
+from visits.models import SummaryExport, VisitStatus, VisitSummary
 from visits.summaries import exports
 from visits.summaries import selectors as summary_selectors
 from visits.summaries import services as summary_services
@@ -51,7 +52,9 @@ def _filtered(request, form):
 
 
 def _cell(visit, summary: VisitSummary | None) -> dict:
-    if summary_selectors.summary_is_current(summary=summary, visit=visit):
+    if not visit.has_happened:
+        state = "not-happened"
+    elif summary_selectors.summary_is_current(summary=summary, visit=visit):
         state = "ready"
     elif summary is not None and summary.status in (VisitSummary.Status.PENDING, VisitSummary.Status.FAILED):
         state = summary.status
@@ -71,16 +74,18 @@ def admin_visits(request):
             analytics.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
         ).get_page(request.GET.get("page"))
         summaries_of = summary_selectors.summaries_by_visit(v.pk for v in page.object_list)
+        now = timezone.now()
         for visit in page.object_list:
             visit.local_start = formatting.format_local(visit.start or visit.created, visit.room.zone)
-            visit.wait_display = formatting.format_duration(analytics.row_wait(visit))
+            visit.wait_display = formatting.format_duration(analytics.row_wait(visit, now=now))
+            visit.waiting_now = visit.status == VisitStatus.WAITING
         context.update(
             page=page,
             rows=[_cell(v, summaries_of.get(v.pk)) for v in page.object_list],
             zone=zone,
             counts=analytics.status_counts(visits),
             total=page.paginator.count,
-            waits=analytics.wait_stats(visits),
+            waits=analytics.with_left_unseen(analytics.wait_stats(visits), visits),
             sort=form.cleaned_data.get("sort") or "-start",
             sort_columns=SORT_COLUMNS,
             # The filters behind the list shown (not whatever was typed since) go with the export button.

@@ -260,6 +260,23 @@ class Visit(models.Model):
         return status_words(self.status)
 
     @property
+    def state_words(self) -> str:
+        """For staff lists: an appointment not yet started is "booked", not "waiting"."""
+        if self.type == VisitType.SCHEDULED and self.status == VisitStatus.WAITING:
+            return "booked"
+        return self.status_words
+
+    @property
+    def has_happened(self) -> bool:
+        """Something to summarise: it was seen, or a queue visit that ended (a wait is worth a record);
+        not an appointment still booked or cancelled before it started."""
+        return (
+            self.status == VisitStatus.COMPLETED
+            or self.actual_start is not None
+            or (self.type in QUEUE_TYPES and self.status == VisitStatus.CANCELLED)
+        )
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 

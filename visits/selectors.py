@@ -357,6 +357,25 @@ ADMIN_SORTS = {
 }
 
 
+# Who ended a visit, as the admin filters it: by its close reason.
+CLOSED_BY_REASONS = {
+    "patient": (
+        CloseReason.PATIENT_END_CALL,
+        CloseReason.PATIENT_EXIT_ROOM,
+        CloseReason.PATIENT_CANCEL_APPOINTMENT,
+    ),
+    "provider": (
+        CloseReason.CALL_ENDED,
+        CloseReason.NO_ANSWER,
+        CloseReason.EMERGENCY_REFERRAL,
+        CloseReason.DUPLICATE,
+        CloseReason.PROVIDER_OTHER,
+    ),
+    "system": (CloseReason.MAX_WAITING_TIME_REACHED,),
+    "admin": (CloseReason.FORCE_CANCELLED,),
+}
+
+
 def admin_visit_search(
     *,
     account: Account,
@@ -369,6 +388,7 @@ def admin_visit_search(
     type: int | None = None,
     status: int | None = None,
     patient: str = "",
+    closed_by: str = "",
     sort: str = "-start",
 ) -> QuerySet[Visit]:
     """The clinic admin's search: every visit of the account, dates read in `zone`."""
@@ -389,6 +409,8 @@ def admin_visit_search(
         visits = visits.filter(type=type)
     if status:
         visits = visits.filter(status=status)
+    if closed_by in CLOSED_BY_REASONS:
+        visits = visits.filter(close_reason__in=CLOSED_BY_REASONS[closed_by])
     if patient := (patient or "").strip():
         query = Q(member__code__iexact=patient)
         for word in patient.split():

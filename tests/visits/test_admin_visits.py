@@ -379,3 +379,35 @@ def test_old_export_zips_are_removed_and_recent_ones_kept(clinic, account, clini
     assert not storage.exists(old.file.name)
     assert storage.exists(recent.file.name)
     assert VisitSummary.objects.filter(visit=clinic["pat1"]).exists()  # the summary itself stays
+
+
+def test_rows_read_in_words_link_to_the_visit_and_filter_by_who_ended_it(admin_client, clinic, room):
+    from tests.visits.factories import VisitFactory
+    from visits.models import VisitType
+
+    booked = VisitFactory(account=room.account, room=room, type=VisitType.SCHEDULED)
+    timed_out = VisitFactory(
+        account=room.account, room=room, status=40, close_reason="max_waiting_time_reached"
+    )
+    html = admin_client.get(PAGE).content.decode()
+    assert reverse("visits:detail", args=[booked.pk]) in html
+    row = html[html.index(f'data-visit-id="{booked.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Booked" in row and "Not held yet" in row and "Prepare PDF" not in row
+    assert room.name in row and "Appointment" in row
+    system = admin_client.get(PAGE, {"closed_by": "system"}).content.decode()
+    assert f'data-visit-id="{timed_out.pk}"' in system and f'data-visit-id="{booked.pk}"' not in system
+    assert "Maximum waiting time reached" in system
+    detail = admin_client.get(reverse("visits:detail", args=[booked.pk])).content.decode()
+    assert f'href="{PAGE}"' in detail  # and back
+
+
+def test_wait_figures_count_the_patients_who_left_unseen(admin_client, clinic, room):
+    from tests.visits.factories import VisitFactory
+
+    for reason in ("max_waiting_time_reached", "patient_exit_room"):
+        VisitFactory(account=room.account, room=room, status=40, close_reason=reason)
+    html = admin_client.get(PAGE).content.decode()
+    stats = html[html.index('data-testid="wait-stats"') :]
+    stats = stats[: stats.index("</table>")]
+    assert "Left unseen" in stats and '<td class="text-end left-unseen">2</td>' in stats
