@@ -97,7 +97,12 @@ def test_lists_counts_and_newest_first(admin_client, clinic):
     assert response.status_code == 200
     assert _ids(response) == [clinic[k].pk for k in ("waiting", "ada2", "pat2", "ada1", "pat1")]
     assert response.context["total"] == 5
-    assert response.context["counts"] == {"waiting": 1, "inprogress": 0, "completed": 3, "cancelled": 1}
+    assert response.context["counts"] == [
+        ("waiting", "waiting", 1),
+        ("inprogress", "in progress", 0),
+        ("completed", "completed", 3),
+        ("cancelled", "cancelled", 1),
+    ]
     html = response.content.decode()
     assert "Mon 01 Jun 2026, 10:00 PDT" in html  # the room's local time
     assert "Wed 03 Jun 2026, 13:00 EDT" in html
