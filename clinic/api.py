@@ -37,7 +37,6 @@ class UserOut(serializers.Serializer):
         return user.external_code or (user.member.code if user.is_member else "")
 
 
-
 def _user_with_token(request, user, token: dict) -> dict:
     """`?fields=vsee` adds VSee's call-SDK identity: "<account code>+<username>" (stable per user) and
     the user's current access token, the one in `token` (no separate call token)."""
