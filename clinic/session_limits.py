@@ -35,6 +35,14 @@ def remaining(session, now: float) -> tuple[int, int]:
     )
 
 
+def _duration(seconds: int) -> str:
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = round(seconds / size, 1)
+            return f"{count:g} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 def ended(session, now: float) -> str | None:
     """Why the session is over (a sentence for the login page), or None while it lasts."""
     if LOGIN_AT not in session:  # a session from before these limits: they start now
@@ -42,11 +50,11 @@ def ended(session, now: float) -> str | None:
         return None
     idle_left, absolute_left = remaining(session, now)
     if absolute_left <= 0:
-        hours = round(settings.SESSION_ABSOLUTE_LIFETIME / 3600, 1)
-        return f"You were logged out: a session lasts at most {hours:g} hours. Please log in again."
+        lifetime = _duration(settings.SESSION_ABSOLUTE_LIFETIME)
+        return f"You were logged out: a session lasts at most {lifetime}. Please log in again."
     if idle_left <= 0:
-        minutes = round(settings.SESSION_IDLE_TIMEOUT / 60)
-        return f"You were logged out after {minutes} minutes without activity. Please log in again."
+        idle = _duration(settings.SESSION_IDLE_TIMEOUT)
+        return f"You were logged out after {idle} without activity. Please log in again."
     return None
 
 

@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "VisitTypeEnum": "visits.models.VisitType.choices",
         "VisitStatusEnum": "visits.models.VisitStatus.choices",
         "IntakeTypeEnum": "visits.serializers.INTAKE_TYPE_CHOICES",
+        "UserTypeEnum": "clinic.models.UserType.choices",
     },
 }
 API_TOKEN_LIFETIME = env.int("API_TOKEN_LIFETIME", default=24 * 3600)

@@ -63,9 +63,15 @@
   }
 
   function check() {
-    fetch(box.dataset.statusUrl, { headers: { "X-Background": "1" }, credentials: "same-origin" })
-      .then(function (response) { return response.json(); })
-      .then(function (state) { schedule(state.idle_remaining, state.absolute_remaining); })
+    // Not following a redirect: once the session is over the server answers with one to the login page,
+    // whose message ("you were logged out...") is for the page we go to, not for this request.
+    fetch(box.dataset.statusUrl, { headers: { "X-Background": "1" }, credentials: "same-origin", redirect: "manual" })
+      .then(function (response) {
+        if (response.type === "opaqueredirect" || response.status === 401) return leave();
+        return response.json().then(function (state) {
+          schedule(state.idle_remaining, state.absolute_remaining);
+        });
+      })
       .catch(function () { clearTimeout(timer); timer = setTimeout(check, 30000); });
   }
 

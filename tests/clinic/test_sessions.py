@@ -61,7 +61,7 @@ def test_the_absolute_lifetime_ends_a_busy_session(desk, clock, settings):
     _at(clock, 61)
     response = desk.get(PAGE)
     assert response.status_code == 302
-    assert "a session lasts at most 1 hours" in desk.get(response["Location"]).content.decode()
+    assert "a session lasts at most 1 hour." in desk.get(response["Location"]).content.decode()
 
 
 def test_an_htmx_request_after_the_end_sends_the_whole_page_to_the_login(desk, clock):
