@@ -45,7 +45,7 @@ def _user_with_token(request, user, token: dict) -> dict:
         request.data.get("fields") if isinstance(request.data, Mapping) else None
     )
     if isinstance(fields, str) and "vsee" in {name.strip() for name in fields.split(",")}:
-        data["vsee"] = {"id": f"{user.account.code}+{user.username}", "token": token["token"]}
+        data["vsee"] = {"id": f"{request.account.code}+{user.username}", "token": token["token"]}
     return data
 
 

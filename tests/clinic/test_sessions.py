@@ -95,3 +95,14 @@ def test_the_page_carries_the_warning_and_its_script(desk):
 
 def test_the_login_page_has_no_session_warning(client):
     assert "session-warning" not in client.get("/login/").content.decode()
+
+
+def test_an_idle_admin_site_session_goes_back_to_the_admin_login(client, clock):
+    from clinic.models import User
+
+    client.force_login(User.objects.create_superuser(username="root", password="x" * 20, email=""))
+    assert client.get("/admin/").status_code == 200
+    _at(clock, 31)
+    response = client.get("/admin/clinic/room/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/admin/clinic/room/"
