@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -89,6 +90,8 @@ def session_keepalive(request):
 @permission_required("clinic.unlock_login", raise_exception=True)
 def lockouts(request):
     """Failed logins of the clinic's users, the locked ones first, with "Unlock" for each."""
+    if request.user.account_id is None:  # a site superuser: axes' own pages in /admin/ are theirs
+        raise PermissionDenied("This page is for a clinic's admins.")
     if request.method == "POST":
         who = services.login_lockout_clear(
             account=request.user.account, actor=request.user, attempt_id=request.POST.get("attempt", "")
