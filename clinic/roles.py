@@ -20,6 +20,7 @@ ROLE_PERMISSIONS = {
         "clinic.add_member",
         "clinic.change_room",
         "webhooks.manage_webhooks",
+        "clinic.unlock_login",
     ],
 }
 

@@ -20,6 +20,14 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """API throttle counts live in the cache (local memory in tests): each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 class V3Client:
     """An API client that speaks as one account, optionally with one user's token."""
 
