@@ -29,9 +29,14 @@ migrate: install
 		$(DJANGO_VAR_DIR)/broker/control $(DJANGO_VAR_DIR)/media
 	$(BIN)/python manage.py migrate --no-input
 
-# Production (DJANGO_ENV=production) serves hashed, compressed copies from var/staticfiles.
+# Production (DJANGO_ENV=production, from the environment or .env) serves hashed, compressed copies
+# from STATIC_ROOT: collected again when a static file or the installed packages changed since.
 static: install
-	@if [ "$$DJANGO_ENV" = production ]; then $(BIN)/python manage.py collectstatic --no-input -v 0; fi
+	@root=$$($(BIN)/python -c 'from clinic.settings import STATIC_ROOT; print(STATIC_ROOT or "")'); \
+	if [ -n "$$root" ] && { [ ! -f "$$root/staticfiles.json" ] || \
+	    [ -n "$$(find static $(VENV)/.installed -newer "$$root/staticfiles.json" | head -1)" ]; }; then \
+	  echo "Collecting static files into $$root"; $(BIN)/python manage.py collectstatic --no-input -v 0; \
+	fi
 
 # web (uvicorn) + Celery workers (periodic; everything else) + beat, restarted if they die.
 run: migrate static

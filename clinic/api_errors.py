@@ -74,10 +74,16 @@ def handler500(request):
     )
 
 
+def handler403(request, exception=None):
+    from django.views.defaults import permission_denied
+
+    return _json_or_default(request, 403, "Not allowed.", None) or permission_denied(request, exception)
+
+
 def handler400(request, exception=None):
     from django.views.defaults import bad_request
 
     return _json_or_default(request, 400, "Bad request.", None) or bad_request(request, exception)
 
 
-__all__ = ["envelope", "exception_handler", "handler400", "handler404", "handler500", "status"]
+__all__ = ["envelope", "exception_handler", "handler400", "handler403", "handler404", "handler500", "status"]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import environ
 from kombu import Exchange, Queue
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.middleware.ApiJsonSuffixMiddleware",
+    "clinic.middleware.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -58,6 +60,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "clinic.urls"
 WSGI_APPLICATION = "clinic.wsgi.application"
+ASGI_APPLICATION = "clinic.asgi.application"
 
 TEMPLATES = [
     {
@@ -128,6 +131,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # collectstatic only in production (make run does it); elsewhere WhiteNoise serves from the finders.
 STATIC_ROOT = VAR_DIR / "staticfiles" if PRODUCTION else None
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Source maps (the API docs' bundles ship megabytes of them) are for developers: compressing them was
+# most of collectstatic's time.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
@@ -222,7 +228,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # behind PDF renders, which are never stuck behind webhook deliveries. A worker started without -Q
 # (the tests' workers) consumes all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue(q, Exchange(q), routing_key=q) for q in ("default", "periodic", "render", "webhooks")]
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("default", "periodic", "render", "webhooks")
+]
 CELERY_TASK_ROUTES = {
     "visits.tasks.close_overdue_visits": {"queue": "periodic"},
     "visits.tasks.attachments_cleanup": {"queue": "periodic"},

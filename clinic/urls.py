@@ -2,14 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from clinic import views
+from clinic import health, views
 
 handler400 = "clinic.api_errors.handler400"
+handler403 = "clinic.api_errors.handler403"
 handler404 = "clinic.api_errors.handler404"
 handler500 = "clinic.api_errors.handler500"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("admin/", admin.site.urls),
