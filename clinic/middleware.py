@@ -1,3 +1,4 @@
+import logging
 import time
 
 from django.contrib import messages
@@ -8,6 +9,8 @@ from django.utils.cache import add_never_cache_headers
 from clinic import session_limits
 from clinic.api_errors import envelope, error_response, handler400
 from clinic.http import login_redirect
+
+log = logging.getLogger(__name__)
 
 
 class ApiJsonSuffixMiddleware:
@@ -122,3 +125,41 @@ class ServiceErrorMiddleware:
         if isinstance(exception, ServiceError):
             raise BadRequest(exception.message) from exception
         return None
+
+
+class DatabaseOutageMiddleware:
+    """A database that cannot be reached (down, restarting, out of connections) answers 503 with
+    Retry-After, the contract's envelope on /api/ and a page elsewhere, instead of a 500 or Django's
+    debug page. The dashboard's polling then shows "reconnecting" by itself."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        log.warning("Database unavailable for %s %s: %r", request.method, request.path, exception)
+        return service_unavailable(request, "The database is unavailable.")
+
+
+def service_unavailable(request, message: str):
+    """503 with Retry-After. The page is rendered without the request: the user, the session and the
+    site's frame may all need the dependency that is down."""
+    from django.conf import settings
+    from django.http import HttpResponse, JsonResponse
+    from django.template.loader import render_to_string
+
+    from clinic.api_errors import envelope
+
+    if request.path.startswith("/api/"):
+        response = JsonResponse(envelope(503, message), status=503)
+    else:
+        html = render_to_string("503.html", {"message": message, "retry_url": request.path})
+        response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER)
+    return response
