@@ -5,11 +5,11 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
 from clinic.api_base import envelope, ok, paged, provider_from_person
 from clinic.errors import InvalidInput
+from clinic.parsers import MultiPartParser
 from visits import attachments, selectors, services
 from visits.attachment_views import file_response
 from visits.models import Attachment
