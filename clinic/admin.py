@@ -5,6 +5,7 @@ from clinic.models import (
     Account,
     ApiCredential,
     ApiToken,
+    AuditEvent,
     Consultation,
     Member,
     Provider,
@@ -94,3 +95,32 @@ class ApiCredentialAdmin(admin.ModelAdmin):
     list_display = ["key", "account", "label", "created", "revoked"]
     list_filter = ["account"]
     readonly_fields = ["key", "secret_digest"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is written by `clinic.audit` and never changed."""
+
+    list_display = [
+        "at",
+        "account",
+        "user_id",
+        "action",
+        "object_type",
+        "object_id",
+        "member_id",
+        "via",
+        "ip",
+    ]
+    list_filter = ["account", "action", "object_type", "via"]
+    search_fields = ["object_id", "detail"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,11 +1,12 @@
 """Visit API v3: users, tokens and rooms."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from clinic import selectors, services
+from clinic import audit, selectors, services
 from clinic.api_base import ok, paged
 from clinic.models import US_STATE_CODES, Room
 from clinic.permissions import IsApiKeyClient
@@ -84,7 +85,14 @@ class UserSsoApi(APIView):
     def post(self, request):
         data = SsoIn(data=request.data)
         data.is_valid(raise_exception=True)
+        started = timezone.now()
         user, token = services.user_sso(account=request.account, **data.validated_data)
+        audit.audit_record(
+            request,
+            audit.Action.CREATE if user.date_joined >= started else audit.Action.UPDATE,
+            audit.target(user, member_id=user.member.pk if user.is_member else None),
+            detail=f"SSO with API key {request.user.credential.key[:8]}",
+        )
         return ok(_user_with_token(user, token))
 
 

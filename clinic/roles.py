@@ -18,6 +18,7 @@ ROLE_PERMISSIONS = {
         "clinic.view_member",
         "clinic.add_member",
         "clinic.change_room",
+        "clinic.view_auditevent",
     ],
 }
 

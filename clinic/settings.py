@@ -220,6 +220,11 @@ CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
 }
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
 
+# --- Audit trail -----------------------------------------------------------------------------
+# How many reverse proxies in front of the app append the address they saw to X-Forwarded-For. 0 (the
+# default): the header is ignored and the peer address (REMOTE_ADDR) is what the trail records.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from clinic import audit
 from clinic.errors import NotAllowed, NotFound
 from visits import analytics, formatting, selectors
 from visits.admin_forms import VisitFilterForm
@@ -86,6 +87,7 @@ def admin_visits(request):
         page = Paginator(
             analytics.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
         ).get_page(request.GET.get("page"))
+        audit.audit_record_many(request, audit.Action.LIST, page.object_list)
         summaries_of = summary_selectors.summaries_by_visit(v.pk for v in page.object_list)
         for visit in page.object_list:
             visit.local_start = formatting.format_local(visit.start or visit.created, visit.room.zone)
@@ -156,6 +158,7 @@ def admin_summary_download(request, visit_id: int):
     summary_services.summary_download_record(
         account=request.user.account, visit=state.visit, user=request.user
     )
+    audit.audit_record(request, audit.Action.DOWNLOAD, state.visit, detail="PDF summary")
     return FileResponse(
         state.summary.file.open("rb"),
         as_attachment=True,
@@ -210,6 +213,12 @@ def admin_export_download(request, export_id):
     if export.status != SummaryExport.Status.READY:
         raise Http404("The export is not ready.")
     exports.export_download_record(export=export, user=request.user)
+    audit.audit_record_many(
+        request,
+        audit.Action.DOWNLOAD,
+        summary_selectors.export_visits(export=export),
+        detail=f"PDF summary in ZIP export {export.pk}",
+    )
     return FileResponse(
         export.file.open("rb"),
         as_attachment=True,
@@ -224,5 +233,6 @@ def admin_downloads(request):
     """Who downloaded which visit's summary, and when."""
     downloads = selectors.recent_downloads(account=request.user.account, user=request.user)
     page = Paginator(downloads, 50).get_page(request.GET.get("page"))
+    audit.audit_record_many(request, audit.Action.LIST, [d.visit for d in page])
     zone = selectors.admin_zone(account=request.user.account)
     return render(request, "visits/admin_visits_downloads.html", {"page": page, "zone": zone})

@@ -2,16 +2,18 @@
 
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
+from clinic import audit
 from clinic.api_base import envelope, ok, paged
 from clinic.errors import InvalidInput
 from visits import attachments, selectors, services
-from visits.attachment_views import file_response
+from visits.attachment_views import file_response, file_target
 from visits.models import Attachment
 from visits.serializers import (
     AddEconsultIn,
@@ -76,6 +78,7 @@ class IntakeCreateApi(APIView):
         fields.pop("attachments", None)  # documented here, parsed in all its formats below
         custom = _custom_fields(request.data)
         reset = fields.pop("reset", False)
+        started = timezone.now()
         intake = services.intake_create(
             account=request.account,
             actor=request.user,
@@ -85,6 +88,9 @@ class IntakeCreateApi(APIView):
             reset=reset,
             attachment_ids=attachments.attachment_ids_from(request.data),
         )
+        # The patient's open intake may have been reused rather than created.
+        action = audit.Action.CREATE if intake.created >= started else audit.Action.UPDATE
+        audit.audit_record(request, action, intake)
         return ok(
             intake_data(
                 selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk)
@@ -96,9 +102,9 @@ class IntakeCreateApi(APIView):
 class IntakeDetailApi(APIView):
     @extend_schema(responses=IntakeEnvelope, summary="Read an intake", operation_id="intakes_read")
     def get(self, request, intake_id: str):
-        return ok(
-            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
-        )
+        intake = selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id)
+        audit.audit_record(request, audit.Action.READ, intake)
+        return ok(intake_data(intake))
 
     @extend_schema(
         request=IntakeUpdateIn,
@@ -110,7 +116,7 @@ class IntakeDetailApi(APIView):
         fields = dict(_valid(IntakeUpdateIn, request.data, partial=True))
         fields.pop("reset", None)
         fields.pop("attachments", None)
-        services.intake_update(
+        intake = services.intake_update(
             account=request.account,
             actor=request.user,
             intake_id=intake_id,
@@ -118,9 +124,16 @@ class IntakeDetailApi(APIView):
             custom=_custom_fields(request.data),
             attachment_ids=attachments.attachment_ids_from(request.data),
         )
+        audit.audit_record(request, audit.Action.UPDATE, intake)
         return ok(
             intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
         )
+
+
+def _record_joined(request, visit, started) -> None:
+    # Joining is idempotent: a retried call answers the visit the first one created.
+    action = audit.Action.CREATE if visit.created >= started else audit.Action.READ
+    audit.audit_record(request, action, visit)
 
 
 class VisitAddWalkinApi(APIView):
@@ -132,6 +145,7 @@ class VisitAddWalkinApi(APIView):
     )
     def post(self, request):
         data = _valid(AddWalkinIn, request.data)
+        started = timezone.now()
         visit = services.visit_add_walkin(
             account=request.account,
             actor=request.user,
@@ -141,6 +155,7 @@ class VisitAddWalkinApi(APIView):
             provider_id=data.get("provider_id"),
             member_code=data.get("member_id"),
         )
+        _record_joined(request, visit, started)
         return ok(visit_data(visit), status=201)
 
 
@@ -153,12 +168,14 @@ class VisitAddEconsultApi(APIView):
     )
     def post(self, request):
         data = _valid(AddEconsultIn, request.data)
+        started = timezone.now()
         visit = services.visit_add_econsult(
             account=request.account,
             actor=request.user,
             intake_id=data["intake_id"],
             room_code=data["room_code"],
         )
+        _record_joined(request, visit, started)
         return ok(visit_data(visit), status=201)
 
 
@@ -172,11 +189,9 @@ class VisitAcceptApi(APIView):
     )
     def post(self, request):
         data = _valid(VisitIdIn, request.data)
-        return ok(
-            visit_data(
-                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"])
-            )
-        )
+        visit = services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"])
+        audit.audit_record(request, audit.Action.UPDATE, visit, detail="accepted")
+        return ok(visit_data(visit))
 
 
 class VisitCompleteApi(APIView):
@@ -191,10 +206,17 @@ class VisitCompleteApi(APIView):
         visit = services.visit_complete(
             account=request.account, actor=request.user, visit_id=data["id"], notes=data.get("notes", "")
         )
+        audit.audit_record(request, audit.Action.UPDATE, visit, detail="completed, notes written")
         return ok(visit_data(visit))
 
 
-def _closed_answer(visit, changed: bool):
+def _closed_answer(request, visit, changed: bool, detail: str):
+    audit.audit_record(
+        request,
+        audit.Action.UPDATE if changed else audit.Action.READ,
+        visit,
+        detail=detail if changed else "",
+    )
     message = "Visit closed." if changed else "The visit was already closed; nothing changed."
     return ok(visit_data(visit), message=message, changed=changed)
 
@@ -211,7 +233,7 @@ class VisitCloseApi(APIView):
         visit, changed = services.visit_close(
             account=request.account, actor=request.user, visit_id=data["id"], reason=data["reason"]
         )
-        return _closed_answer(visit, changed)
+        return _closed_answer(request, visit, changed, f"closed: {data['reason']}")
 
 
 class VisitDeleteApi(APIView):
@@ -226,7 +248,7 @@ class VisitDeleteApi(APIView):
         visit, changed = services.visit_force_cancel(
             account=request.account, actor=request.user, visit_id=data["id"]
         )
-        return _closed_answer(visit, changed)
+        return _closed_answer(request, visit, changed, "force-cancelled")
 
 
 class VisitListApi(APIView):
@@ -241,15 +263,15 @@ class VisitListApi(APIView):
     def get(self, request):
         filters = _valid(VisitListIn, request.query_params)
         visits = selectors.visit_list(account=request.account, user=request.user, **filters)
-        return paged(request, visits, VisitOut)
+        return paged(request, visits, VisitOut, audit_action=audit.Action.LIST)
 
 
 class VisitDetailApi(APIView):
     @extend_schema(responses=VisitEnvelope, summary="One visit", operation_id="visits_read")
     def get(self, request, visit_id: str):
-        return ok(
-            visit_data(selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id))
-        )
+        visit = selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id)
+        audit.audit_record(request, audit.Action.READ, visit)
+        return ok(visit_data(visit))
 
 
 class VisitCurrentApi(APIView):
@@ -260,6 +282,8 @@ class VisitCurrentApi(APIView):
     )
     def get(self, request):
         visit = selectors.visit_current(account=request.account, user=request.user)
+        if visit:
+            audit.audit_record(request, audit.Action.READ, visit)
         return ok(visit_data(visit) if visit else None)
 
 
@@ -303,6 +327,7 @@ class FileUploadApi(APIView):
         attachment = attachments.attachment_upload(
             account=request.account, actor=request.user, upload=upload, category=category
         )
+        audit.audit_record(request, audit.Action.CREATE, file_target(attachment))
         return ok(AttachmentOut(attachment).data, status=201)
 
 
@@ -313,9 +338,12 @@ class FileDetailApi(APIView):
         operation_id="files_read",
     )
     def get(self, request, file_id: str):
-        return file_response(
-            attachments.attachment_get(account=request.account, user=request.user, attachment_id=file_id)
+        attachment = attachments.attachment_get(
+            account=request.account, user=request.user, attachment_id=file_id
         )
+        response = file_response(attachment)  # a file gone from storage is a 404, and no download
+        audit.audit_record(request, audit.Action.DOWNLOAD, file_target(attachment))
+        return response
 
 
 SummaryPendingEnvelope = inline_serializer(
@@ -344,6 +372,7 @@ class VisitSummaryExportApi(APIView):
         summary_services.summary_download_record(
             account=request.account, visit=state.visit, user=request.user
         )
+        audit.audit_record(request, audit.Action.DOWNLOAD, state.visit, detail="PDF summary")
         return FileResponse(
             state.summary.file.open("rb"),
             as_attachment=True,

@@ -1,0 +1,128 @@
+"""The audit trail of access to patient data: who read or changed whose data, how and from where.
+
+Recorded at the interface: views, API views and tasks call `audit_record` / `audit_record_many` next to
+the selector or service they call, so selectors stay pure and services stay callable from anywhere.
+One call is one INSERT, whatever the number of objects: a list page records all its rows at once.
+Rows are only ever added (`clinic.models.AuditEvent` refuses changes); clinic admins read them through
+`clinic.audit_views` and `GET /api/v3/audit_events`.
+"""
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.request import Request
+
+from clinic.models import AuditEvent, Member
+
+Action = AuditEvent.Action
+ObjectType = AuditEvent.ObjectType
+Via = AuditEvent.Via
+
+# The models whose rows are patient data, by label (clinic imports no other app).
+_OBJECT_TYPES = {
+    "visits.visit": ObjectType.VISIT,
+    "visits.intake": ObjectType.INTAKE,
+    "visits.attachment": ObjectType.FILE,
+    "clinic.member": ObjectType.MEMBER,
+    "clinic.user": ObjectType.USER,
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts (None: the system), for which clinic (None: each object's own), from where, through what."""
+
+    account_id: int | None
+    user_id: int | None
+    ip: str | None
+    via: str
+
+
+# Celery tasks: no user, no address; each row goes to the account of its object.
+SYSTEM = Actor(account_id=None, user_id=None, ip=None, via=Via.TASK)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What was read or changed, and whose it is."""
+
+    object_type: str
+    object_id: str
+    member_id: int | None
+    account_id: int | None = None
+
+
+def client_ip(request) -> str | None:
+    """The caller's address: REMOTE_ADDR, or behind `TRUSTED_PROXY_COUNT` proxies that each append the
+    address they saw to X-Forwarded-For, the one the outermost proxy saw. Entries further left were
+    written by the client and are never believed."""
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def actor_of(request) -> Actor:
+    """The actor of a page request (session user) or an API request (token user; none for an API key)."""
+    user = request.user
+    account = getattr(request, "account", None)
+    return Actor(
+        account_id=account.pk if account is not None else getattr(user, "account_id", None),
+        user_id=user.pk if user.is_authenticated else None,
+        ip=client_ip(request),
+        via=Via.API if isinstance(request, Request) else Via.PAGE,
+    )
+
+
+def target(obj, *, member_id: int | None = None) -> Target:
+    """The target of a model instance. The patient is the member itself, the object's `member_id`, or the
+    one given (files and users carry none of their own)."""
+    if member_id is None:
+        member_id = obj.pk if isinstance(obj, Member) else getattr(obj, "member_id", None)
+    return Target(
+        object_type=_OBJECT_TYPES[obj._meta.label_lower],
+        object_id=str(obj.pk),
+        member_id=member_id,
+        # Read without loading it: list rows are fetched with only the columns they show.
+        account_id=obj.__dict__.get("account_id"),
+    )
+
+
+def audit_record(who, action: str, *objects, detail: str = "") -> int:
+    """Record `action` on each object (model instances or Targets) by `who` (a request or an Actor)."""
+    return audit_record_many(who, action, objects, detail=detail)
+
+
+def audit_record_many(who, action: str, objects: Iterable, *, detail: str = "") -> int:
+    """The bulk form: one INSERT for all the objects; nothing when there are none. Returns the row count."""
+    actor = who if isinstance(who, Actor) else actor_of(who)
+    at = timezone.now()
+    targets = dict.fromkeys(obj if isinstance(obj, Target) else target(obj) for obj in objects)
+    rows = [
+        AuditEvent(
+            account_id=actor.account_id or t.account_id,
+            at=at,
+            user_id=actor.user_id,
+            member_id=t.member_id,
+            action=action,
+            object_type=t.object_type,
+            object_id=t.object_id,
+            ip=actor.ip,
+            via=actor.via,
+            detail=detail[:200],
+        )
+        for t in targets
+    ]
+    if rows:
+        AuditEvent.objects.bulk_create(rows)
+    return len(rows)
