@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from clinic import audit, selectors, services
-from clinic.api_base import ok, paged
+from clinic.api_base import UnixTimestampField, ok, paged
 from clinic.models import US_STATE_CODES, Room
 from clinic.permissions import IsApiKeyClient
 from clinic.serializers import ConsultationOut
@@ -90,7 +90,7 @@ class UserSsoApi(APIView):
         audit.audit_record(
             request,
             audit.Action.CREATE if user.date_joined >= started else audit.Action.UPDATE,
-            audit.target(user, member_id=user.member.pk if user.is_member else None),
+            user,
             detail=f"SSO with API key {request.user.credential.key[:8]}",
         )
         return ok(_user_with_token(user, token))
@@ -184,3 +184,60 @@ class RoomDetailApi(APIView):
     )
     def get(self, request, room_code: str):
         return ok(RoomDetailOut(selectors.room_detail(account=request.account, code=room_code)).data)
+
+
+# --- the audit trail (clinic admins) -----------------------------------------------------------------
+
+
+class AuditEventListIn(serializers.Serializer):
+    member_id = serializers.CharField(required=False, max_length=128, help_text="The patient's code or id.")
+    user_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    object_type = serializers.ChoiceField(choices=audit.ObjectType.choices, required=False)
+    object_id = serializers.CharField(required=False, max_length=64)
+    action = serializers.ChoiceField(choices=audit.Action.choices, required=False)
+    start_time = UnixTimestampField(required=False, help_text="From this time (UNIX seconds), inclusive.")
+    end_time = UnixTimestampField(required=False, help_text="Before this time (UNIX seconds).")
+
+
+class AuditEventOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = UnixTimestampField()
+    user_id = serializers.IntegerField(allow_null=True)
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    member_id = serializers.IntegerField(allow_null=True)
+    ip = serializers.CharField(allow_null=True)
+    via = serializers.CharField()
+
+
+class AuditEventListApi(APIView):
+    @extend_schema(
+        parameters=[AuditEventListIn, OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer(
+            "AuditEventList", {"data": AuditEventOut(many=True), "total_count": serializers.IntegerField()}
+        ),
+        summary="The audit trail of access to patient data (clinic admins)",
+        description=(
+            "Every read and change of patient data, newest first: who (`user_id`, null for the system), "
+            "whose (`member_id`), what (`object_type`, `object_id`), how (`action`, `via`) and from where."
+        ),
+        operation_id="audit_events_list",
+    )
+    def get(self, request):
+        params = AuditEventListIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = params.validated_data
+        events = audit.audit_events(
+            account=request.account,
+            user=request.user,
+            member=filters.get("member_id", ""),
+            user_id=filters.get("user_id"),
+            object_type=filters.get("object_type", ""),
+            object_id=filters.get("object_id", ""),
+            action=filters.get("action", ""),
+            start=filters.get("start_time"),
+            end=filters.get("end_time"),
+        )
+        # Ids only: no join to the people's rows.
+        return paged(request, events.select_related(None), AuditEventOut)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("users/sso", clinic_api.UserSsoApi.as_view(), name="users-sso"),
     path("users/login", clinic_api.UserLoginApi.as_view(), name="users-login"),
     path("users/token/refresh", clinic_api.TokenRefreshApi.as_view(), name="users-token-refresh"),
+    path("audit_events", clinic_api.AuditEventListApi.as_view(), name="audit-events"),
     path("rooms", clinic_api.RoomListApi.as_view(), name="rooms"),
     path("rooms/<str:room_code>", clinic_api.RoomDetailApi.as_view(), name="room-detail"),
     path("intakes", visits_api.IntakeCreateApi.as_view(), name="intakes"),

@@ -7,15 +7,18 @@ Rows are only ever added (`clinic.models.AuditEvent` refuses changes); clinic ad
 `clinic.audit_views` and `GET /api/v3/audit_events`.
 """
 
+import datetime as dt
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.request import Request
 
-from clinic.models import AuditEvent, Member
+from clinic.errors import NotAllowed
+from clinic.models import Account, AuditEvent, Member, User
 
 Action = AuditEvent.Action
 ObjectType = AuditEvent.ObjectType
@@ -33,7 +36,8 @@ _OBJECT_TYPES = {
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts (None: the system), for which clinic (None: each object's own), from where, through what."""
+    """Who acts (None: the system), from where, through what, and the clinic of objects read with only some
+    of their columns (which may leave out their own)."""
 
     account_id: int | None
     user_id: int | None
@@ -85,9 +89,11 @@ def actor_of(request) -> Actor:
 
 
 def target(obj, *, member_id: int | None = None) -> Target:
-    """The target of a model instance. The patient is the member itself, the object's `member_id`, or the
-    one given (files and users carry none of their own)."""
-    if member_id is None:
+    """The target of a model instance. The patient is the member itself, a user's member, the object's
+    `member_id`, or the one given (a file carries none of its own)."""
+    if member_id is None and isinstance(obj, User):
+        member_id = obj.member.pk if obj.is_member else None
+    elif member_id is None:
         member_id = obj.pk if isinstance(obj, Member) else getattr(obj, "member_id", None)
     return Target(
         object_type=_OBJECT_TYPES[obj._meta.label_lower],
@@ -108,9 +114,11 @@ def audit_record_many(who, action: str, objects: Iterable, *, detail: str = "") 
     actor = who if isinstance(who, Actor) else actor_of(who)
     at = timezone.now()
     targets = dict.fromkeys(obj if isinstance(obj, Target) else target(obj) for obj in objects)
+    # A row goes to the trail of the object's clinic (for a request, the caller's: every read starts from
+    # it). An object of no clinic (a superuser's own user row) is nobody's patient data.
     rows = [
         AuditEvent(
-            account_id=actor.account_id or t.account_id,
+            account_id=t.account_id or actor.account_id,
             at=at,
             user_id=actor.user_id,
             member_id=t.member_id,
@@ -122,7 +130,65 @@ def audit_record_many(who, action: str, objects: Iterable, *, detail: str = "") 
             detail=detail[:200],
         )
         for t in targets
+        if t.account_id or actor.account_id
     ]
     if rows:
         AuditEvent.objects.bulk_create(rows)
     return len(rows)
+
+
+# --- reading the trail (clinic admins) --------------------------------------------------------------------
+
+
+def _people_matching(text: str) -> Q:
+    """Every word of `text` in the first or the last name."""
+    query = Q()
+    for word in text.split():
+        query &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+    return query
+
+
+def audit_events(
+    *,
+    account: Account,
+    user: User,
+    member: str = "",
+    patient: str = "",
+    user_id: int | None = None,
+    person: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    action: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    """The account's trail, newest first, for clinic admins only. `member` is a patient's code or id (the
+    API's `member_id`); `patient` and `person` are what an admin types: a patient's name or code, a user's
+    name or username."""
+    if not user.has_perm("clinic.view_auditevent"):
+        raise NotAllowed("Only clinic admins read the audit trail.")
+    events = AuditEvent.objects.for_account(account)
+    members = Member.objects.for_account(account)
+    if member:
+        by_id = Q(pk=int(member)) if member.isdecimal() and len(member) < 19 else Q(pk__in=[])
+        events = events.filter(member_id__in=members.filter(Q(code=member) | by_id).values("pk"))
+    if patient := patient.strip():
+        matching = members.filter(Q(code__iexact=patient) | _people_matching(patient))
+        events = events.filter(member_id__in=matching.values("pk"))
+    if user_id is not None:
+        events = events.filter(user_id=user_id)
+    if person := person.strip():
+        people = User.objects.for_account(account)
+        people = people.filter(Q(username__iexact=person) | _people_matching(person))
+        events = events.filter(user_id__in=people.values("pk"))
+    if object_type:
+        events = events.filter(object_type=object_type)
+    if object_id:
+        events = events.filter(object_id=object_id)
+    if action:
+        events = events.filter(action=action)
+    if start:
+        events = events.filter(at__gte=start)
+    if end:
+        events = events.filter(at__lt=end)
+    return events.select_related("user", "member").order_by("-at", "-id")

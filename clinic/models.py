@@ -355,3 +355,18 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("Audit events are never deleted.")
+
+    @property
+    def actor_words(self) -> str:
+        """Who, as an admin reads it (load with select_related("user"): a deleted user reads as such)."""
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.username
+        if self.user_id:
+            return f"Deleted user #{self.user_id}"
+        return "The system" if self.via == self.Via.TASK else "A partner system (API key)"
+
+    @property
+    def patient_words(self) -> str:
+        if self.member is not None:
+            return f"{self.member.full_name} ({self.member.code})"
+        return f"Deleted patient #{self.member_id}" if self.member_id else ""

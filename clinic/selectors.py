@@ -1,7 +1,8 @@
 import hashlib
 import hmac
+import zoneinfo
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from clinic.errors import NotFound
@@ -48,6 +49,18 @@ def room_detail(*, account: Account, code: str) -> Room:
     return room_get(
         account=account, code=code, rooms=Room.objects.prefetch_related("providers", "consultations")
     )
+
+
+def account_zone(*, account: Account) -> zoneinfo.ZoneInfo:
+    """The zone a clinic's dates are read in: the one most of its rooms use (usually all of them)."""
+    common = (
+        Room.objects.for_account(account)
+        .values("time_zone")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "time_zone")
+        .first()
+    )
+    return zoneinfo.ZoneInfo(common["time_zone"] if common else "UTC")
 
 
 def provider_get(*, account: Account, provider_id) -> Provider:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from clinic import views
+from clinic import admin_views, views
 
 handler400 = "clinic.api_errors.handler400"
 handler404 = "clinic.api_errors.handler404"
@@ -14,6 +14,8 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("admin/", admin.site.urls),
+    path("manage/audit/", admin_views.audit_log, name="audit"),
+    path("manage/audit/export.csv", admin_views.audit_csv, name="audit-csv"),
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
     path(

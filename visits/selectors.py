@@ -8,7 +8,8 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subqu
 from django.db.models.functions import Coalesce, RowNumber
 
 from clinic.errors import NotAllowed, NotFound
-from clinic.models import Account, Provider, ProviderLicense, Room, User
+from clinic.models import Account, Provider, ProviderLicense, User
+from clinic.selectors import account_zone
 from visits.models import (
     QUEUE_TYPES,
     Attachment,
@@ -265,18 +266,8 @@ def visit_events(*, visit: Visit) -> list[VisitEvent]:
 
 
 def admin_zone(*, account: Account, room=None) -> zoneinfo.ZoneInfo:
-    """The zone the admin's dates are read in: the chosen room's, else the one most of the account's
-    rooms use (a clinic's rooms are usually in one zone)."""
-    if room is not None:
-        return room.zone
-    common = (
-        Room.objects.for_account(account)
-        .values("time_zone")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "time_zone")
-        .first()
-    )
-    return zoneinfo.ZoneInfo(common["time_zone"] if common else "UTC")
+    """The zone the admin's dates are read in: the chosen room's, else the account's."""
+    return room.zone if room is not None else account_zone(account=account)
 
 
 ADMIN_SORTS = {
