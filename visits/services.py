@@ -488,15 +488,19 @@ def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OV
         with transaction.atomic():
             pick_sql, pick_params = _overdue_pick_sql(overdue=overdue, batch_size=batch_size)
             with connection.cursor() as cursor:
+                # The pick is a materialised CTE, run once: as `id IN (pick)` PostgreSQL may plan a semi
+                # join that runs the LIMITed pick again for every waiting row, closing past the batch.
                 cursor.execute(
+                    f"WITH picked AS MATERIALIZED ({pick_sql}) "
                     f"UPDATE {table} SET status = %s, close_reason = %s, closed_by_id = NULL, modified = %s "
-                    f"WHERE status = %s AND id IN ({pick_sql}) RETURNING id, member_id, account_id",
+                    f"WHERE status = %s AND id IN (SELECT id FROM picked) "
+                    "RETURNING id, member_id, account_id",
                     (
+                        *pick_params,
                         VisitStatus.CANCELLED,
                         CloseReason.MAX_WAITING_TIME_REACHED,
                         now,
                         VisitStatus.WAITING,
-                        *pick_params,
                     ),
                 )
                 closed_rows = cursor.fetchall()
