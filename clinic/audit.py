@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.request import Request
@@ -23,6 +24,7 @@ from clinic.models import Account, AuditEvent, Member, User
 Action = AuditEvent.Action
 ObjectType = AuditEvent.ObjectType
 Via = AuditEvent.Via
+_READS = frozenset({Action.READ, Action.LIST, Action.SEARCH, Action.DOWNLOAD})
 
 # The models whose rows are patient data, by label (clinic imports no other app).
 _OBJECT_TYPES = {
@@ -112,29 +114,55 @@ def audit_record(who, action: str, *objects, detail: str = "") -> int:
 def audit_record_many(who, action: str, objects: Iterable, *, detail: str = "") -> int:
     """The bulk form: one INSERT for all the objects; nothing when there are none. Returns the row count."""
     actor = who if isinstance(who, Actor) else actor_of(who)
-    at = timezone.now()
     targets = dict.fromkeys(obj if isinstance(obj, Target) else target(obj) for obj in objects)
     # A row goes to the trail of the object's clinic (for a request, the caller's: every read starts from
     # it). An object of no clinic (a superuser's own user row) is nobody's patient data.
     rows = [
-        AuditEvent(
-            account_id=t.account_id or actor.account_id,
-            at=at,
-            user_id=actor.user_id,
-            member_id=t.member_id,
-            action=action,
-            object_type=t.object_type,
-            object_id=t.object_id,
-            ip=actor.ip,
-            via=actor.via,
-            detail=detail[:200],
-        )
+        (t.account_id or actor.account_id, t.member_id, t.object_type, t.object_id)
         for t in targets
         if t.account_id or actor.account_id
     ]
-    if rows:
-        AuditEvent.objects.bulk_create(rows)
+    if not rows:
+        return 0
+    # What the rows share, in the order of _INSERT's columns.
+    shared = {
+        "at": timezone.now(),
+        "user_id": actor.user_id,
+        "action": action,
+        "ip": actor.ip,
+        "via": actor.via,
+        "detail": detail[:200],
+    }
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_create(
+            AuditEvent(account_id=a, member_id=m, object_type=t, object_id=o, **shared) for a, m, t, o in rows
+        )
+    elif action in _READS and settings.AUDIT_ASYNC_READ_COMMIT and not connection.in_atomic_block:
+        # A read's record need not wait for the disk: PostgreSQL's asynchronous commit, for this insert
+        # alone, takes the WAL flush off the request (a database crash may lose the last ~0.6 s of read
+        # records, never a change's). Inside a caller's transaction the caller's durability applies.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            _insert(cursor, shared, rows)
+    else:
+        with connection.cursor() as cursor:
+            _insert(cursor, shared, rows)
     return len(rows)
+
+
+# Per row what differs, as four arrays; once what the rows share: a list page's 50 rows are 10 parameters,
+# not 500 (measured: under half the time of bulk_create's VALUES list, bench/audit.py).
+_INSERT = (
+    f"INSERT INTO {AuditEvent._meta.db_table} "
+    "(account_id, member_id, object_type, object_id, at, user_id, action, ip, via, detail) "
+    "SELECT a, m, t, o, %s, %s, %s, %s::inet, %s, %s "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS r(a, m, t, o)"
+)
+
+
+def _insert(cursor, shared: dict, rows: list[tuple]) -> None:
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    cursor.execute(_INSERT, [*shared.values(), *columns])
 
 
 # --- reading the trail (clinic admins) --------------------------------------------------------------------

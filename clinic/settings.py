@@ -224,6 +224,10 @@ DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
 # How many reverse proxies in front of the app append the address they saw to X-Forwarded-For. 0 (the
 # default): the header is ignored and the peer address (REMOTE_ADDR) is what the trail records.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Records of reads are committed without waiting for the disk (PostgreSQL's asynchronous commit): the
+# hot paths' one insert does not wait for a WAL flush. A database crash may lose the last fraction of a
+# second of read records; records of changes are always committed durably. False: every record waits.
+AUDIT_ASYNC_READ_COMMIT = env.bool("AUDIT_ASYNC_READ_COMMIT", default=True)
 
 LOGGING = {
     "version": 1,

@@ -206,7 +206,8 @@ class VisitCompleteApi(APIView):
         visit = services.visit_complete(
             account=request.account, actor=request.user, visit_id=data["id"], notes=data.get("notes", "")
         )
-        audit.audit_record(request, audit.Action.UPDATE, visit, detail="completed, notes written")
+        notes = ", with notes" if data.get("notes") else ""
+        audit.audit_record(request, audit.Action.UPDATE, visit, detail=f"completed{notes}")
         return ok(visit_data(visit))
 
 

@@ -243,7 +243,8 @@ def complete(request, visit_id: int):
         )
     except (Conflict, NotAllowed, NotFound) as exc:
         return _card_after_error(request, visit_id, form_name="complete", error=str(exc))
-    audit.audit_record(request, audit.Action.UPDATE, visit, detail="completed, notes written")
+    notes = ", with notes" if form.cleaned_data["notes"] else ""
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail=f"completed{notes}")
     return _changed()
 
 
