@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -122,6 +123,9 @@ def audit_record_many(who, action: str, objects: Iterable, *, detail: str = "") 
         for t in targets
         if t.account_id or actor.account_id
     ]
+    window, listed = settings.AUDIT_LIST_REPEAT_SECONDS, []
+    if action == Action.LIST and window and actor.user_id:
+        rows, listed = _not_listed_lately(actor, rows)
     if not rows:
         return 0
     # What the rows share, in the order of _INSERT's columns.
@@ -147,7 +151,20 @@ def audit_record_many(who, action: str, objects: Iterable, *, detail: str = "") 
     else:
         with connection.cursor() as cursor:
             _insert(cursor, shared, rows)
+    if listed:
+        cache.set_many(dict.fromkeys(listed, True), timeout=window)
     return len(rows)
+
+
+def _not_listed_lately(actor: Actor, rows: list[tuple]) -> tuple[list[tuple], list[str]]:
+    """The rows this user has not been shown in a list within AUDIT_LIST_REPEAT_SECONDS, and their cache
+    keys (set once they are recorded). A dashboard refreshing every few seconds shows mostly the same
+    patients: each is recorded when it first appears, not 1,800 times an hour. The cache may forget
+    early (another process, an eviction): then a row is recorded again, never left out."""
+    keys = [f"audit:list:{actor.user_id}:{actor.via}:{t}:{o}" for _, _, t, o in rows]
+    listed = cache.get_many(keys)
+    fresh = [(row, key) for row, key in zip(rows, keys, strict=True) if key not in listed]
+    return [row for row, _ in fresh], [key for _, key in fresh]
 
 
 # Per row what differs, as four arrays; once what the rows share: a list page's 50 rows are 10 parameters,

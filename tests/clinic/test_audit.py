@@ -441,3 +441,36 @@ def test_reads_are_committed_without_waiting_for_the_disk_and_changes_durably(ac
     with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
         audit.audit_record(actor, "read", member)
     assert not any("synchronous_commit" in q["sql"] for q in ctx.captured_queries)
+
+
+@time_machine.travel(T0, tick=False)
+def test_a_refreshing_queue_records_each_patient_when_they_appear_not_at_every_refresh(client, account, room):
+    provider = ProviderFactory(account=account, rooms=[room])
+    first = VisitFactory(account=account, room=room)
+    client.force_login(provider.user)
+
+    def refresh() -> list[str]:
+        before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        assert client.get("/dashboard/queues/", HTTP_HX_REQUEST="true").status_code == 200
+        return sorted(AuditEvent.objects.filter(id__gt=before).values_list("object_id", flat=True))
+
+    assert refresh() == [str(first.pk)]
+    second = VisitFactory(account=account, room=room)
+    assert refresh() == [str(second.pk)]  # the newcomer only
+    assert refresh() == []
+    with time_machine.travel(T0 + dt.timedelta(seconds=301), tick=False):
+        assert refresh() == sorted([str(first.pk), str(second.pk)])  # the window has passed
+    # Opening a visit is recorded every time.
+    for _ in range(2):
+        client.get(f"/dashboard/visits/{first.pk}/")
+    assert AuditEvent.objects.filter(action="read", object_id=str(first.pk)).count() == 2
+
+
+def test_every_list_view_is_recorded_when_the_window_is_zero(settings, client, account, room):
+    settings.AUDIT_LIST_REPEAT_SECONDS = 0
+    provider = ProviderFactory(account=account, rooms=[room])
+    VisitFactory(account=account, room=room)
+    client.force_login(provider.user)
+    for _ in range(3):
+        client.get("/dashboard/queues/", HTTP_HX_REQUEST="true")
+    assert AuditEvent.objects.filter(action="list").count() == 3
