@@ -95,8 +95,6 @@ def handler500(request):
     from django.db import InterfaceError, OperationalError
     from django.views.defaults import server_error
 
-    from clinic.middleware import service_unavailable
-
     # Django calls this inside its except block: a database that failed in a middleware (the session,
     # the user) is an outage too, not a bug.
     if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
@@ -122,6 +120,22 @@ def handler400(request, exception=None):
     return bad_request(request, exception)
 
 
+def service_unavailable(request, message: str):
+    """503 with Retry-After. The page is rendered without the request: the user, the session and the
+    site's frame may all need the dependency that is down."""
+    from django.conf import settings
+    from django.http import HttpResponse, JsonResponse
+    from django.template.loader import render_to_string
+
+    if request.path.startswith("/api/"):
+        response = JsonResponse(envelope(503, message), status=503)
+    else:
+        html = render_to_string("503.html", {"message": message, "retry_url": request.path})
+        response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER)
+    return response
+
+
 __all__ = [
     "envelope",
     "error_response",
@@ -130,5 +144,6 @@ __all__ = [
     "handler403",
     "handler404",
     "handler500",
+    "service_unavailable",
     "status",
 ]

@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
 
 from clinic import session_limits
-from clinic.api_errors import envelope, error_response, handler400
+from clinic.api_errors import envelope, error_response, handler400, service_unavailable
 from clinic.http import login_redirect
 
 log = logging.getLogger(__name__)
@@ -145,21 +145,3 @@ class DatabaseOutageMiddleware:
             return None
         log.warning("Database unavailable for %s %s: %r", request.method, request.path, exception)
         return service_unavailable(request, "The database is unavailable.")
-
-
-def service_unavailable(request, message: str):
-    """503 with Retry-After. The page is rendered without the request: the user, the session and the
-    site's frame may all need the dependency that is down."""
-    from django.conf import settings
-    from django.http import HttpResponse, JsonResponse
-    from django.template.loader import render_to_string
-
-    from clinic.api_errors import envelope
-
-    if request.path.startswith("/api/"):
-        response = JsonResponse(envelope(503, message), status=503)
-    else:
-        html = render_to_string("503.html", {"message": message, "retry_url": request.path})
-        response = HttpResponse(html, status=503)
-    response["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER)
-    return response

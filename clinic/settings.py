@@ -418,6 +418,18 @@ EMAIL_BACKEND = env(
 )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="clinic@localhost")
 
+# --- Audit trail -----------------------------------------------------------------------------
+# How many reverse proxies in front of the app append the address they saw to X-Forwarded-For. 0 (the
+# default): the header is ignored and the peer address (REMOTE_ADDR) is what the trail records.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Records of reads are committed without waiting for the disk (PostgreSQL's asynchronous commit): the
+# hot paths' one insert does not wait for a WAL flush. A database crash may lose the last fraction of a
+# second of read records; records of changes are always committed durably. False: every record waits.
+AUDIT_ASYNC_READ_COMMIT = env.bool("AUDIT_ASYNC_READ_COMMIT", default=True)
+# A row a user is shown again in a list (the dashboard's queues refresh every few seconds) is recorded
+# again only after this many seconds; 0: every time. Remembered in Django's cache (per process by default).
+AUDIT_LIST_REPEAT_SECONDS = env.int("AUDIT_LIST_REPEAT_SECONDS", default=300)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from clinic import health, views
+from clinic import admin_views, health, views
 
 # The API docs pages (drf-spectacular's Swagger UI and Redoc, from the sidecar's static files) style
 # themselves inline and Redoc runs a worker from a blob: still no inline script (the split Swagger view
@@ -27,6 +27,8 @@ urlpatterns = [
     path("session/keepalive/", views.session_keepalive, name="session-keepalive"),
     path("manage/lockouts/", views.lockouts, name="lockouts"),
     path("admin/", admin.site.urls),
+    path("manage/audit/", admin_views.audit_log, name="audit"),
+    path("manage/audit/export.csv", admin_views.audit_csv, name="audit-csv"),
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
     path("manage/webhooks/", include("webhooks.urls")),

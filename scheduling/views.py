@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
+from clinic import audit
 from clinic import services as clinic_services
 from clinic.errors import Conflict, ServiceError
 from clinic.models import Provider, Room
@@ -150,6 +151,10 @@ def patient_search(request):
         if form.is_valid()
         else []
     )
+    if members:
+        audit.audit_record_many(
+            request, audit.Action.SEARCH, members, detail=f"search: {form.cleaned_data['q']}"
+        )
     return render(request, f"{BOOKING}#patients", {"members": members, "searched": form.is_valid()})
 
 
@@ -167,6 +172,7 @@ def patient_create(request):
         except ServiceError as exc:
             context["error"] = exc.message
         else:
+            audit.audit_record(request, audit.Action.CREATE, member)
             context.update(members=[member], chosen=member.code, searched=True)
     else:
         context["error"] = "; ".join(f"{f}: {e[0]}" for f, e in form.errors.items())
@@ -204,6 +210,7 @@ def book(request):
     except ServiceError as exc:
         context = _workspace(request, search, notice=exc.message, level="danger")
     else:
+        audit.audit_record(request, audit.Action.CREATE, visit, detail="appointment booked")
         context = _workspace(request, search, booked=visit)
     return _render(request, BOOKING, context, zone=room.zone, partial="workspace")
 
@@ -245,6 +252,7 @@ def _day_context(request, data) -> dict:
     for visit in visits:
         label = visit.provider.display_name if visit.provider else "Provider to be decided"
         groups.setdefault(label, []).append(visit)
+    audit.audit_record_many(request, audit.Action.LIST, visits)
     return {
         "form": form,
         "room": room,
@@ -310,6 +318,7 @@ def reschedule(request, visit_id):
         except ValueError:
             day = visit.start.astimezone(visit.room.zone).date()
         context = _reschedule_context(request, visit, day)
+        audit.audit_record(request, audit.Action.READ, visit)
         return _render(request, DAY, context, zone=visit.room.zone, partial="reschedule")
     form = RescheduleForm(request.POST)
     if not form.is_valid():
@@ -324,6 +333,7 @@ def reschedule(request, visit_id):
         context = _reschedule_context(request, visit, day, notice=f"{exc.message} These are free now.")
         response = _render(request, DAY, context, zone=visit.room.zone, partial="reschedule")
         return retarget(response, f"#reschedule-{visit.pk}") if request.htmx else response
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="rescheduled")
     with timezone.override(visit.room.zone):
         when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
     return _schedule_after(request, visit, message=f"Moved {visit.member} to {when}.")
@@ -346,6 +356,7 @@ def cancel(request, visit_id):
         )
     except ServiceError as exc:
         return _schedule_after(request, visit, message=exc.message, level="danger")
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="appointment cancelled")
     return _schedule_after(request, visit, message=f"Cancelled the appointment of {visit.member}.")
 
 
