@@ -85,7 +85,7 @@ def _workspace(request, form: SlotSearchForm, **extra) -> dict:
     if consultation is None or (form.is_bound and form.errors):
         return context
     lo, hi = selectors.local_day_bounds(day, room.zone)
-    slots = selectors.free_slots(
+    slots = selectors.available_slots(
         room=room, slot_length=consultation.duration, start=lo, end=hi, provider_id=provider and provider.pk
     )
     names = {p.pk: p.display_name for p in form.fields["provider"].queryset}
