@@ -75,7 +75,7 @@ def default_slot_length(room: Room) -> int:
     return min(durations) if durations else room.slot_interval
 
 
-WEEKLY = "week"
+WEEKLY, HELD = "week", "held"
 
 
 @dataclass(slots=True)
@@ -95,21 +95,25 @@ CHOSEN_SQL = """chosen AS (
     WHERE p.account_id = %s AND pr.room_id = %s{some}{licensed})"""
 
 # Weekly rules and dated exceptions of the chosen providers in this room; time off without a room counts
-# in every room. Ordered so that providers with the same hours list them alike.
+# in every room (sorted in Python, see _providers_of).
+# With `held`, the held time of known providers comes in the same query, as 'held' rows (see _fetch_known).
 HOURS_SQL = """WITH {chosen}
-SELECT w.provider_id, c.time_zone, 'week', w.weekday, NULL, NULL, w.start_time, w.end_time
+SELECT w.provider_id, c.time_zone, 'week', w.weekday, NULL, NULL, w.start_time, w.end_time{pad}
 FROM scheduling_workinghours w JOIN chosen c ON c.id = w.provider_id
 WHERE w.room_id = %s
 UNION ALL
-SELECT e.provider_id, c.time_zone, e.kind, -1, e.start_date, e.end_date, e.start_time, e.end_time
+SELECT e.provider_id, c.time_zone, e.kind, -1, e.start_date, e.end_date, e.start_time, e.end_time{pad}
 FROM scheduling_scheduleexception e JOIN chosen c ON c.id = e.provider_id
-WHERE (e.room_id = %s OR (e.room_id IS NULL AND e.kind = %s)) AND e.start_date <= %s AND e.end_date >= %s
-ORDER BY 1, 4, 7, 8"""
+WHERE (e.room_id = %s OR (e.room_id IS NULL AND e.kind = %s))
+    AND e.start_date <= %s AND e.end_date >= %s{held}"""
+HELD_ROWS = """
+UNION ALL
+SELECT h.pid, NULL, 'held', NULL, NULL, NULL, NULL, NULL, h.s, h.e FROM ({held}) h"""
 
 # Time the providers found with hours are held, in any room: active appointments and group visits, as
 # the slot times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
 # With TBD_SQL: this room's TBD appointments (no provider yet), as their busy ranges, with a NULL provider.
-HELD_SQL = """SELECT v.provider_id, {busy_start} - %s, {busy_end} + %s
+HELD_SQL = """SELECT v.provider_id AS pid, {busy_start} - %s AS s, {busy_end} + %s AS e
 FROM visits_visit v
 WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND v.visit_group_id IS NULL
     AND v.busy_start < %s AND v.busy_end > %s{exclude}
@@ -188,50 +192,25 @@ def _tbd_part(room: Room, window: list, exclude_visit_id) -> tuple[str, list]:
     ]
 
 
-def _fetch(
-    *,
-    room: Room,
-    provider_ids: list | None,
-    location: str,
-    lo: int,
-    hi: int,
-    exclude_visit_id=None,
-    with_tbd: bool = True,
-) -> tuple[dict[int, _Provider], list[tuple]]:
-    """Two queries, whatever the span or the number of providers: their hours, and their held time with
-    (`with_tbd`) the room's TBD appointments (returned apart, as (None, busy start, busy end) rows)."""
-    chosen, chosen_params = _chosen(room=room, provider_ids=provider_ids, location=location)
-    ops = connection.ops
-
+def _hours_params(room: Room, lo: int, hi: int) -> list:
     # Dates are wall-clock in each provider's zone, so two days of margin cover every offset.
     first_day = dt.datetime.fromtimestamp(lo, dt.UTC).date() - dt.timedelta(days=2)
     last_day = dt.datetime.fromtimestamp(hi, dt.UTC).date() + dt.timedelta(days=2)
-    hours = _rows(
-        HOURS_SQL.format(chosen=chosen),
-        [
-            *chosen_params,
-            room.pk,
-            room.pk,
-            ScheduleException.Kind.TIME_OFF.value,
-            ops.adapt_datefield_value(last_day),
-            ops.adapt_datefield_value(first_day),
-        ],
-    )
-    found: dict[int, _Provider] = {}
-    for pid, zone, kind, weekday, start_date, end_date, start, end in hours:
-        provider = found.get(pid) or found.setdefault(pid, _Provider(zone))
-        if kind == WEEKLY:
-            provider.rules.append((weekday, _time(start), _time(end)))
-        else:
-            provider.exceptions.append((kind, _date(start_date), _date(end_date), _time(start), _time(end)))
-    if not found:
-        return found, []
+    ops = connection.ops
+    return [
+        room.pk,
+        room.pk,
+        ScheduleException.Kind.TIME_OFF.value,
+        ops.adapt_datefield_value(last_day),
+        ops.adapt_datefield_value(first_day),
+    ]
 
-    # A new slot's busy range [t - before, t + length + after) must miss every held range: so each held
-    # range [s, e) forbids slot times in [s - after, e + before).
+
+def _held_part(room: Room, ids: list, lo: int, hi: int, exclude_visit_id) -> tuple[str, list]:
+    """Held time of `ids` in any room. A new slot's busy range [t - before, t + length + after) must miss
+    every held range: so each held range [s, e) forbids slot times in [s - after, e + before)."""
     before, after = room.buffer_before, room.buffer_after
     window = _window(room, lo, hi)
-    ids = list(found)
     sql = HELD_SQL.format(
         ids=", ".join(["%s"] * len(ids)),
         busy_start=_epoch("v.busy_start"),
@@ -241,7 +220,7 @@ def _fetch(
         group_start=_epoch("g.start"),
         group_end=_epoch('g."end"'),
     )
-    params = [
+    return sql, [
         after,
         before,
         *ids,
@@ -254,19 +233,78 @@ def _fetch(
         *ids,
         *window,
     ]
-    if with_tbd:
-        tbd_sql, tbd_params = _tbd_part(room, window, exclude_visit_id)
-        sql, params = f"{sql}\nUNION ALL\n{tbd_sql}", params + tbd_params
-    held = _rows(sql, params)
+
+
+# Hours rows by provider, weekday, start and end, so that providers with the same hours list them alike
+# (sorted here: in SQL the sort took in the held rows of the same query).
+_HOURS_ORDER = itemgetter(0, 3, 6, 7)
+
+
+def _providers_of(rows: list[tuple]) -> dict[int, _Provider]:
+    found: dict[int, _Provider] = {}
+    hours = sorted((row for row in rows if row[2] != HELD), key=_HOURS_ORDER)
+    for pid, zone, kind, weekday, start_date, end_date, start, end, *_ in hours:
+        provider = found.get(pid) or found.setdefault(pid, _Provider(zone))
+        if kind == WEEKLY:
+            provider.rules.append((weekday, _time(start), _time(end)))
+        else:
+            provider.exceptions.append((kind, _date(start_date), _date(end_date), _time(start), _time(end)))
+    return found
+
+
+def _sort_held(found: dict[int, _Provider], rows, tbd: list) -> None:
     # Rows kept as they come, (provider, start, end), and sorted by start: building a tuple per row and
     # sorting by whole tuples cost three times as much.
     held_of = {pid: provider.held for pid, provider in found.items()}
-    held_of[None] = tbd = []
-    for row in held:
+    held_of[None] = tbd
+    for row in rows:
         held_of[row[0]].append(row)
-    for rows in held_of.values():
-        rows.sort(key=_START)
+    for rows_of_one in held_of.values():
+        rows_of_one.sort(key=_START)
+
+
+def _fetch(
+    *,
+    room: Room,
+    provider_ids: list | None,
+    location: str,
+    lo: int,
+    hi: int,
+    exclude_visit_id=None,
+) -> tuple[dict[int, _Provider], list[tuple]]:
+    """Two queries, whatever the span or the number of providers: their hours, and their held time with
+    the room's TBD appointments (returned apart, as (None, busy start, busy end) rows)."""
+    chosen, chosen_params = _chosen(room=room, provider_ids=provider_ids, location=location)
+    hours = _rows(
+        HOURS_SQL.format(chosen=chosen, pad="", held=""), chosen_params + _hours_params(room, lo, hi)
+    )
+    found = _providers_of(hours)
+    if not found:
+        return found, []
+    sql, params = _held_part(room, list(found), lo, hi, exclude_visit_id)
+    tbd_sql, tbd_params = _tbd_part(room, _window(room, lo, hi), exclude_visit_id)
+    held = _rows(f"{sql}\nUNION ALL\n{tbd_sql}", params + tbd_params)
+    tbd: list = []
+    _sort_held(found, held, tbd)
     return found, tbd
+
+
+def _fetch_known(*, room: Room, provider_ids: list[int], lo: int, hi: int) -> dict[int, _Provider]:
+    """The hours and held time of these providers (TBD appointments aside), in one query: their ids are
+    known, so the held time need not wait for the hours."""
+    chosen, chosen_params = _chosen(room=room, provider_ids=provider_ids, location="")
+    held_sql, held_params = _held_part(room, provider_ids, lo, hi, None)
+    rows = _rows(
+        HOURS_SQL.format(
+            chosen=chosen,
+            pad=", CAST(NULL AS bigint), CAST(NULL AS bigint)",
+            held=HELD_ROWS.format(held=held_sql),
+        ),
+        chosen_params + _hours_params(room, lo, hi) + held_params,
+    )
+    found = _providers_of(rows)
+    _sort_held(found, [(pid, r[8], r[9]) for r in rows if (pid := r[0]) in found and r[2] == HELD], [])
+    return found
 
 
 def _free_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[intervals.Interval]:
@@ -398,23 +436,23 @@ def free_slots(
 #
 # An answer is cached under everything it was computed from, read first (the state columns below, in the
 # same query as the room): the room's settings, the slot length and the span asked for, the room's chosen
-# providers with their zone and schedule version (`ProviderSchedule`, bumped by every write that changes
-# their hours, exceptions or held time, in that write's transaction), and the room's TBD appointments
+# providers with their schedule version (`ProviderSchedule`, bumped by every write that changes their
+# zone, hours, exceptions or held time, in that write's transaction), and the room's TBD appointments
 # themselves. A change anywhere changes the key, so a cached answer never offers a time taken since. Each
 # provider's slot starts are cached too, under their own version: after a booking only its provider is
 # computed again. Entries hold no clock: the past and the minimum notice are cut off when serving.
 
 CACHE_SECONDS = 3600
 
-# Two text columns of the room `r`: its chosen providers as 'id zone version' ('-' when never bumped) and
-# its TBD appointments overlapping the span as 'busy-start busy-end' (UNIX seconds). Read before anything
-# they cover, so an answer computed meanwhile is cached under an old key.
+# Two text columns of the room `r`: its chosen providers as 'id version' ('-' when never bumped) and its
+# TBD appointments overlapping the span as 'busy-start busy-end' (UNIX seconds). Read before anything they
+# cover, so an answer computed meanwhile is cached under an old key. Only the room's own tables: the
+# provider rows (their zone) are left to the version, which a provider's save bumps (scheduling/apps.py),
+# because reading them cost more than the rest of a cached answer on a new connection.
 STATE_COLUMNS = """,
-    (SELECT {agg}(
-        CAST(p.id AS text) || ' ' || p.time_zone || ' ' || COALESCE(CAST(s.version AS text), '-'), ',')
-     FROM clinic_provider p JOIN clinic_provider_rooms pr ON pr.provider_id = p.id
-     LEFT JOIN scheduling_providerschedule s ON s.provider_id = p.id
-     WHERE p.account_id = r.account_id AND pr.room_id = r.id{licensed}) AS schedule_state,
+    (SELECT {agg}(CAST(pr.provider_id AS text) || ' ' || COALESCE(CAST(s.version AS text), '-'), ',')
+     FROM clinic_provider_rooms pr LEFT JOIN scheduling_providerschedule s ON s.provider_id = pr.provider_id
+     WHERE pr.room_id = r.id{licensed}) AS schedule_state,
     (SELECT {agg}(CAST({busy_start} AS text) || ' ' || CAST({busy_end} AS text), ',')
      FROM visits_visit v
      WHERE v.room_id = r.id AND v.provider_id IS NULL AND v.type = %s AND v.status IN ({statuses})
@@ -425,7 +463,7 @@ STATE_COLUMNS = """,
 def _state_columns(*, location: str, lo: int, hi: int) -> tuple[str, list]:
     sql = STATE_COLUMNS.format(
         agg="string_agg" if connection.vendor == "postgresql" else "group_concat",
-        licensed=" AND p.id IN (SELECT provider_id FROM clinic_providerlicense WHERE state = %s)"
+        licensed=" AND pr.provider_id IN (SELECT provider_id FROM clinic_providerlicense WHERE state = %s)"
         if location
         else "",
         busy_start=_epoch("v.busy_start"),
@@ -447,8 +485,8 @@ def _parse_state(room: Room) -> tuple[list[tuple], list[tuple]]:
     providers = []
     for item in (room.schedule_state or "").split(","):
         if item:
-            pid, zone, version = item.split(" ")
-            providers.append((int(pid), zone, None if version == "-" else int(version)))
+            pid, version = item.split(" ")
+            providers.append((int(pid), None if version == "-" else int(version)))
     tbd = [(None, *map(int, item.split(" "))) for item in (room.tbd_state or "").split(",") if item]
     return sorted(providers), sorted(tbd)
 
@@ -461,7 +499,7 @@ def _starts_computed(
     *, room: Room, provider_ids: list[int], slot_length: int, lo: int, hi: int
 ) -> dict[int, list[int]]:
     """Slot starts of these providers in [lo, hi), taken time and TBD appointments aside."""
-    providers, _ = _fetch(room=room, provider_ids=provider_ids, location="", lo=lo, hi=hi, with_tbd=False)
+    providers = _fetch_known(room=room, provider_ids=provider_ids, lo=lo, hi=hi)
     grid = intervals.Grid(room.slot_interval or slot_length, room.zone)
     memo: dict = {}
     starts = {pid: [] for pid in provider_ids}
@@ -499,13 +537,13 @@ def available_slots(
     setting = (room.pk, room.time_zone, room.slot_interval, room.buffer_before, room.buffer_after,
                slot_length, lo, hi)  # fmt: skip
     # A provider without a version (never bumped) is computed afresh, and so is any answer they are in.
-    versioned = {pid for pid, _, version in providers if version is not None}
+    versioned = {pid for pid, version in providers if version is not None}
     cacheable = len(versioned) == len(providers)
     answer_key = _key("answer", (setting, provider_id and int(provider_id), providers, tbd))
     grouped = cache.get(answer_key) if cacheable else None
     if grouped is None:
-        keys = {pid: _key("starts", (setting, pid, zone, version)) for pid, zone, version in providers}
-        cached = cache.get_many([keys[pid] for pid, _, version in providers if version is not None])
+        keys = {pid: _key("starts", (setting, pid, version)) for pid, version in providers}
+        cached = cache.get_many([keys[pid] for pid in versioned])
         starts_of = {pid: cached[keys[pid]] for pid in keys if keys[pid] in cached}
         missing = [pid for pid in keys if pid not in starts_of]
         if missing:

@@ -203,3 +203,14 @@ def test_the_cached_answer_equals_a_fresh_reading_after_random_bookings_and_canc
                         assert selectors.available_slots(**ask, now=now) == selectors.free_slots(
                             **ask, now=now
                         ), step
+
+
+def test_a_provider_moving_to_another_zone_between_two_calls_shows(
+    member_api, hours, provider, other_provider
+):
+    """Hours are wall-clock in the provider's zone: 09:00 in New York is 06:00 in Los Angeles."""
+    assert ts(la(2027, 3, 8, 14, 45)) in slots(member_api, provider_id=provider.pk)
+    provider.time_zone = "America/New_York"
+    provider.save()
+    moved = slots(member_api, provider_id=provider.pk)
+    assert ts(la(2027, 3, 8, 13, 45)) in moved and ts(la(2027, 3, 8, 14)) not in moved
