@@ -18,7 +18,7 @@ from clinic.models import Account, Consultation, Member, Provider, Room
 from clinic.selectors import room_get
 from scheduling import intervals
 from scheduling.models import ScheduleException, WorkingHours
-from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitStatus, VisitType
+from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitStatus, VisitType
 from visits.selectors import intakes_visible_to
 
 DEFAULT_SPAN = 4 * 24 * 3600
@@ -308,7 +308,12 @@ def _fetch_known(*, room: Room, provider_ids: list[int], lo: int, hi: int) -> di
 
 
 def _free_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[intervals.Interval]:
-    """Hours plus extra hours, minus time off, minus held time.
+    """Hours plus extra hours, minus time off, minus held time."""
+    return intervals.subtract(_working_intervals(provider, lo, hi, memo), provider.held)
+
+
+def _working_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[intervals.Interval]:
+    """Hours plus extra hours, minus time off.
 
     `memo` keeps, for one call, each zone's local days and each (zone, weekly rules) expanded: providers
     mostly share them.
@@ -327,7 +332,7 @@ def _free_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[i
             working = intervals.merge(working + extra)
         if off:
             working = intervals.subtract(working, [(None, start, end) for start, end in sorted(off)])
-    return intervals.subtract(working, provider.held)
+    return working
 
 
 def _zone_days(name: str, lo: int, hi: int) -> tuple[zoneinfo.ZoneInfo, list[dt.date]]:
@@ -720,6 +725,69 @@ def availability_for(
         provider_id=provider_id,
         location=location,
     )
+
+
+@dataclass(slots=True)
+class CalendarData:
+    """What the front desk's calendar shows of a room over some days (see scheduling/calendar.py)."""
+
+    providers: list[Provider]
+    working: dict[int, list[intervals.Interval]]  # hours minus time off, UNIX seconds
+    free: dict[int, set[int]]  # slot starts each provider could be booked at
+    appointments: list[Visit]  # with who cancelled (closed_by) and why (cancel_reason)
+    slot_length: int
+
+
+def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datetime) -> CalendarData:
+    """The room's providers (all of them), their working time, their free slots (cached availability, for
+    the room's shortest one-to-one consultation) and every appointment starting in [lo, hi), cancelled
+    ones included. Five queries, whatever the number of providers or days."""
+    providers = list(Provider.objects.for_account(account).in_room(room).select_related("user")
+                     .order_by("user__last_name", "user__first_name", "pk"))  # fmt: skip
+    lo_ts, hi_ts = _ts(lo), _ts(hi)
+    chosen, chosen_params = _chosen(room=room, provider_ids=None, location="")
+    hours = _rows(
+        HOURS_SQL.format(chosen=chosen, pad="", held=""), chosen_params + _hours_params(room, lo_ts, hi_ts)
+    )
+    memo: dict = {}
+    working = {pid: _working_intervals(p, lo_ts, hi_ts, memo) for pid, p in _providers_of(hours).items()}
+    slot_length = default_slot_length(room)
+    free: dict[int, set[int]] = defaultdict(set)
+    for slot in available_slots(room=room, slot_length=slot_length, start=lo, end=hi):
+        for pid in slot.provider_ids:
+            free[pid].add(slot.start)
+    appointments = list(
+        Visit.objects.for_account(account)
+        .appointments()
+        .filter(room=room, start__gte=lo, start__lt=hi)
+        .select_related("member", "intake", "closed_by", "provider__user")
+        .order_by("start", "id")
+    )
+    cancelled = [v.pk for v in appointments if v.status == VisitStatus.CANCELLED]
+    reasons = dict(
+        VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED).values_list(
+            "visit_id", "reason"
+        )
+    ) if cancelled else {}  # fmt: skip
+    for visit in appointments:
+        visit.cancel_reason = reasons.get(visit.pk, "")
+    return CalendarData(providers, working, dict(free), appointments, slot_length)
+
+
+def next_free_start(*, visit: Visit, within_days: int = 14) -> int | None:
+    """The first start after the appointment's own at which its provider (or anyone, when it has none)
+    could take it instead, read afresh as the booking guard reads it."""
+    length = int((visit.end - visit.start).total_seconds())
+    slots = free_slots(
+        room=visit.room,
+        slot_length=length,
+        start=visit.start + dt.timedelta(seconds=1),
+        end=visit.start + dt.timedelta(days=within_days),
+        provider_id=visit.provider_id,
+        location=visit.intake.location if visit.intake_id else "",
+        exclude_visit_id=visit.pk,
+    )
+    return slots[0].start if slots else None
 
 
 def members_matching(*, account: Account, query: str, limit: int = 10) -> QuerySet[Member]:
