@@ -32,7 +32,6 @@ class Block:
     cancelled: bool
     cancel_note: str  # "Cancelled by Fran Desk: Ill"
     movable: bool  # booked and not yet started: may be moved
-    day: dt.date
 
 
 @dataclass(slots=True)
@@ -43,7 +42,8 @@ class Cell:
     label: str  # its first row's local time, "09:15"
     provider_id: int
     provider: str
-    day: dt.date
+    day_iso: str  # "2027-03-08"
+    day_label: str  # "Mon 8 Mar"
     blocks: list[Block] = field(default_factory=list)
 
     @property
@@ -128,7 +128,7 @@ def _overlaps(t: int, length: int, pairs: list[tuple[int, int]]) -> bool:
     return any(start < t + length and end > t for start, end in pairs)
 
 
-def _block(a: Appointment, zone, day: dt.date, now: int) -> Block:
+def _block(a: Appointment, zone, now: int) -> Block:
     cancelled = a.status == VisitStatus.CANCELLED
     note = ""
     if cancelled:
@@ -144,7 +144,6 @@ def _block(a: Appointment, zone, day: dt.date, now: int) -> Block:
         cancelled=cancelled,
         cancel_note=note,
         movable=a.status == VisitStatus.WAITING and a.start > now,
-        day=day,
     )
 
 
@@ -176,6 +175,7 @@ def build_grid(
         # Each row's instant, read on the local clock of that day (a DST day has its own).
         starts = [int((midnight + dt.timedelta(minutes=m)).timestamp()) for m in minutes]
         columns = []
+        day_iso, day_label = day.isoformat(), f"{day:%a} {day.day} {day:%b}"
         for pid, name in providers:
             hours, open_at = working.get(pid, []), free.get(pid, set())
             placed = sorted(by_column.get((pid, day), []), key=lambda a: (a.start, a.visit_id))
@@ -195,8 +195,8 @@ def build_grid(
                             cluster += more
                             end = max(end, *(a.end for a in more))
                         span += 1
-                    blocks = [_block(a, zone, day, now) for a in sorted(cluster, key=lambda a: a.start)]
-                    cells.append(Cell(span, "booked", t, times[row], pid, name, day, blocks))
+                    blocks = [_block(a, zone, now) for a in sorted(cluster, key=lambda a: a.start)]
+                    cells.append(Cell(span, "booked", t, times[row], pid, name, day_iso, day_label, blocks))
                     placed = [a for a in placed if a not in cluster]
                     row += span
                     continue
@@ -206,7 +206,7 @@ def build_grid(
                     kind = "working"
                 else:
                     kind = "off"
-                cells.append(Cell(1, kind, t, times[row], pid, name, day))
+                cells.append(Cell(1, kind, t, times[row], pid, name, day_iso, day_label))
                 row += 1
             columns.append(Column(pid, name, day, cells))
         grid_days.append(Day(day, columns))

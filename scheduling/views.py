@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
@@ -404,11 +405,19 @@ def _calendar_context(request, data) -> dict:
         ),
         None,
     )
+    book_url = (
+        reverse("scheduling:pick") + f"?room={room.pk}&consultation={consultation.pk if consultation else ''}"
+    )
     return {
         "form": form,
         "room": room,
         "grid": grid,
         "week": week,
+        "view": view,
+        "step": grid.step,
+        # Built once: a {% url %} per cell cost more than the rest of a cell (the URLs end in the ids).
+        "calendar_url": reverse("scheduling:calendar"),
+        "book_url": book_url,
         "day": day,
         "days": days,
         "consultation": consultation,
@@ -431,13 +440,26 @@ def calendar_view(request):
     return _render(request, CALENDAR, context, zone=zone, partial="grid")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @book_required
 def calendar_move(request, visit_id):
-    """Move an appointment from the calendar: to its next free slot, to a time typed in, or where it was
-    dropped. The booking service decides; a refusal says why (409 for a plain form post)."""
+    """GET: the move panel of an appointment (next free slot, or a day and time). POST: move it there, or
+    where it was dropped. The booking service decides; a refusal says why (409 for a plain form post)."""
     visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    if request.method == "GET":
+        room = visit.room
+        day = visit.start.astimezone(room.zone).date()
+        query = {"room": room.pk, "day": day.isoformat(), "view": request.GET.get("view", "day")}
+        with timezone.override(room.zone):
+            when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
+        context = {
+            **_calendar_context(request, query),
+            "moving": visit,
+            "moving_day": day,
+            "moving_when": when,
+        }
+        return _render(request, CALENDAR, context, zone=room.zone, partial="move")
     room = visit.room
     form = CalendarMoveForm(request.POST)
     message, level, status = "", "success", 200
