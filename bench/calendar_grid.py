@@ -76,14 +76,6 @@ def floor_rows(grid) -> list:
     ]
 
 
-def timed(call) -> float:
-    t0 = time.perf_counter()
-    response = call()
-    elapsed = time.perf_counter() - t0
-    assert response.status_code == 200, response.content[:300]
-    return elapsed
-
-
 def main() -> None:
     call_command("migrate", verbosity=0)
     availability.build()
@@ -111,9 +103,9 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         for _ in range(RUNS):
             timings["calendar"].append(
-                timed(lambda: client.get("/scheduling/calendar/", params, headers=htmx))
+                availability.timed(lambda: client.get("/scheduling/calendar/", params, headers=htmx))
             )
-            timings["floor"].append(timed(lambda: client.get("/bench-floor/")))
+            timings["floor"].append(availability.timed(lambda: client.get("/bench-floor/")))
         load_after = os.getloadavg()[0]
         size = len(client.get("/scheduling/calendar/", params, headers=htmx).content)
     desk.delete()
