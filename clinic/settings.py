@@ -164,8 +164,8 @@ AXES_SENSITIVE_PARAMETERS = []
 # Behind a TLS proxy, the number of proxies that append to X-Forwarded-For (0: use the peer address).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-# Throttle counts (and anything else cached) live here: Redis in production, so that every web process
-# shares them, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+# Throttle counts and cached availability (anything cached) live here: Redis in production, so that every
+# web process shares them, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"

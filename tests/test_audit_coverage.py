@@ -460,6 +460,19 @@ PATIENT_DATA = {
         api("pat", "post", lambda w: f"intakes/{w.intake.pk}/addenda", [PAT], {"text": "Since Monday"})
     ],
     "visits:board": [page("desk", "get", "/board/", [PAT, SAM])],
+    "scheduling:calendar": [
+        page("desk", "get", lambda w: f"/scheduling/calendar/?room={w.room.pk}&day={MONDAY}", [PAT])
+    ],
+    "scheduling:calendar-move": [
+        page("desk", "get", lambda w: f"/scheduling/calendar/{w.appointment.pk}/move/", [PAT]),
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/calendar/{w.appointment.pk}/move/",
+            [PAT],
+            {"next_free": "on"},
+        ),
+    ],
     "visits:board-priority": [
         page("desk", "post", lambda w: f"/board/visits/{w.queued.pk}/priority/", [SAM], {"priority": "1"})
     ],
