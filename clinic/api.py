@@ -320,7 +320,9 @@ class AuditEventOut(serializers.Serializer):
     action = serializers.CharField()
     object_type = serializers.CharField()
     object_id = serializers.CharField()
-    member_id = serializers.IntegerField(allow_null=True)
+    member_id = serializers.IntegerField(
+        source="member.user_id", allow_null=True, default=None, help_text="The patient's person id."
+    )
     ip = serializers.CharField(allow_null=True)
     via = serializers.CharField()
 

@@ -215,7 +215,8 @@ def audit_events(
     events = AuditEvent.objects.for_account(account)
     members = Member.objects.for_account(account)
     if member:
-        by_id = Q(pk=int(member)) if member.isdecimal() and len(member) < 19 else Q(pk__in=[])
+        # The API's person id: the patient's user (as SSO returns it and member.id shows).
+        by_id = Q(user_id=int(member)) if member.isdecimal() and len(member) < 19 else Q(pk__in=[])
         events = events.filter(member_id__in=members.filter(Q(code=member) | by_id).values("pk"))
     if patient := patient.strip():
         matching = members.filter(Q(code__iexact=patient) | _people_matching(patient))
