@@ -1,5 +1,6 @@
-// Provider dashboard: waiting times tick in the browser between refreshes, and a failing refresh shows
-// "reconnecting" and disables the queues instead of leaving a stale queue that looks live.
+// Provider dashboard: waiting times tick in the browser between refreshes, a failing refresh shows
+// "reconnecting" and disables the queues instead of leaving a stale queue that looks live, and the queues
+// poll while their event stream is not open (blocked, reconnecting, or not served).
 (function () {
   "use strict";
 
@@ -51,13 +52,37 @@
   }
 
   function isPoll(evt) {
-    return evt.detail && evt.detail.elt && evt.detail.elt.id === "queues";
+    return evt.detail && evt.detail.elt && evt.detail.elt.id === "queues-refresh";
+  }
+
+  // The stream says when something changed; without it the queues reload every data-poll-seconds, as
+  // they did before there was a stream.
+  var streamOpen = false;
+
+  function pollUnlessLive() {
+    var refresh = document.getElementById("queues-refresh");
+    if (refresh && !streamOpen) htmx.trigger(refresh, "queues-poll");
+  }
+
+  function setStream(open) {
+    var wasOpen = streamOpen;
+    streamOpen = open;
+    var refresh = document.getElementById("queues-refresh");
+    if (refresh) refresh.dataset.stream = open ? "open" : "closed";
+    if (wasOpen && !open) pollUnlessLive(); // at once: the next change may not wait for the period
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     stamp(document);
     setInterval(tick, 1000);
+    var refresh = document.getElementById("queues-refresh");
+    if (refresh) setInterval(pollUnlessLive, Number(refresh.dataset.pollSeconds || "2") * 1000);
   });
+  document.addEventListener("htmx:sseOpen", function () {
+    setStream(true);
+    setConnected(true);
+  });
+  document.addEventListener("htmx:sseError", function () { setStream(false); });
   document.addEventListener("htmx:load", function (evt) { stamp(evt.detail.elt); });
   ["htmx:sendError", "htmx:timeout", "htmx:responseError"].forEach(function (name) {
     document.addEventListener(name, function (evt) { if (isPoll(evt)) setConnected(false); });

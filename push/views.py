@@ -1,0 +1,117 @@
+"""The event stream (Server-Sent Events), served under ASGI. An open stream is a sleeping task (beside the
+idle thread Django's ASGI handler keeps per request) and costs no database query while idle."""
+
+import asyncio
+import json
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from push import selectors
+from push.events import Audience, id_key
+from push.hub import Hub, Subscription, hub
+
+# How soon a browser reconnects after the stream drops (EventSource's own retry, with Last-Event-ID).
+RETRY_MS = 2000
+# A stream is refused (503; the page polls) when the backend cannot be heard within this long.
+READY_SECONDS = 2.0
+
+
+def _audience(request) -> Audience | None:
+    try:
+        return selectors.stream_audience(user=request.user)
+    finally:
+        # The stream stays open for long: its request thread must not hold a database connection. (Inside
+        # a test's transaction the connection is the test's own.)
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def _frame(*, event: str, event_id: str, data: dict) -> str:
+    return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+async def _next_frame(events: Hub, subscription: Subscription) -> str | None:
+    """What the page must hear now, as one frame: every change it may see since its cursor, rooms merged
+    (the page refetches its queues once, whatever the count), or "refresh" when some may be lost."""
+    audience = subscription.audience
+    candidates = []
+    if subscription.replay:
+        subscription.replay = False
+        replay = await events.reader.replay(audience.account_id, after=subscription.cursor)
+        if subscription.refresh or not replay.complete:
+            subscription.refresh = False
+            subscription.cursor = replay.last_id
+            subscription.pending = [e for e in subscription.pending if id_key(e.id) > id_key(replay.last_id)]
+            return _frame(event="refresh", event_id=replay.last_id, data={})
+        candidates = replay.events
+    candidates += subscription.pending
+    subscription.pending = []
+    seen = id_key(subscription.cursor)
+    fresh = sorted((e for e in candidates if id_key(e.id) > seen), key=lambda e: id_key(e.id))
+    if not fresh:
+        return None
+    subscription.cursor = fresh[-1].id
+    # The replayed log holds the whole account's events: only those the page may see count.
+    visible = [(e, rooms) for e in fresh if (rooms := audience.rooms_seen(e))]
+    if not visible:
+        return None
+    rooms = sorted(set().union(*(rooms for _, rooms in visible)))
+    return _frame(event="queue", event_id=visible[-1][0].id, data={"rooms": rooms})
+
+
+async def _frames(events: Hub, audience: Audience, *, cursor: str | None, refresh: bool):
+    if cursor is None:
+        # Read before subscribing: the first replay then covers the moment in between.
+        cursor = (await events.reader.replay(audience.account_id, after=None)).last_id
+    # Subscribed here, not in the view: a response that is never iterated then leaves nothing behind.
+    subscription = events.subscribe(audience, cursor=cursor, refresh=refresh)
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + settings.PUSH_STREAM_MAX_SECONDS
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        while not subscription.closed and (left := ends - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(subscription.wake.wait(), min(settings.PUSH_HEARTBEAT_SECONDS, left))
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            subscription.wake.clear()
+            if not subscription.closed and (frame := await _next_frame(events, subscription)):
+                yield frame
+    finally:
+        events.unsubscribe(subscription)
+
+
+def _cursor(request) -> tuple[str | None, bool]:
+    """Where the page's stream starts: the browser's Last-Event-ID when it reconnects, else the page's
+    `since` (the newest event when it was rendered). Not one of our ids: start now, refresh once."""
+    given = request.headers.get("Last-Event-ID") or request.GET.get("since") or None
+    if given is None:
+        return None, False
+    return (given, False) if id_key(given) else (None, True)
+
+
+@require_GET
+async def stream(request):
+    if not isinstance(request, ASGIRequest):
+        # Under runserver (WSGI) a stream would hold a thread for ever. 204 tells EventSource not to
+        # reconnect, and the page polls.
+        return HttpResponse(status=204)
+    audience = await sync_to_async(_audience)(request)
+    if audience is None:
+        return HttpResponse("No event stream for this user.", status=403, content_type="text/plain")
+    events = hub()
+    if not await events.ready(timeout=READY_SECONDS):
+        return HttpResponse("Live updates are unavailable.", status=503, content_type="text/plain")
+    cursor, refresh = _cursor(request)
+    response = StreamingHttpResponse(
+        _frames(events, audience, cursor=cursor, refresh=refresh), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each frame on at once
+    return response
