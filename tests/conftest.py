@@ -26,6 +26,21 @@ def fast_password_hashing(settings):
 PUSH_TEST_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def push_test_keys_removed():
+    """This run's Redis logs go at the end (each account's is bounded, but a run makes hundreds)."""
+    yield
+    from django.conf import settings
+
+    if settings.PUSH_URL.startswith("redis://"):
+        import redis
+
+        client = redis.Redis.from_url(settings.PUSH_URL)
+        for key in client.scan_iter(f"{PUSH_TEST_PREFIX}*"):
+            client.delete(key)
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def push_isolated(settings, tmp_path_factory):
     """Events published by tests go to this run's channels (Redis) or a file of its own (SQLite), never

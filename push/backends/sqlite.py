@@ -36,6 +36,8 @@ class SQLiteBackend(Backend):
         if not self._ready:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=20, isolation_level=None)
+        # Events are worth no fsync each: a crash may lose the last ones, and pages refresh for a gap.
+        conn.execute("PRAGMA synchronous=NORMAL")
         if not self._ready:
             conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             conn.executescript(_SCHEMA)
