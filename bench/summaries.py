@@ -38,8 +38,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from clinic.models import Account, Consultation, Member, Provider, Room, User  # noqa: E402
 from clinic.roles import PROVIDER, ensure_role_groups  # noqa: E402
-from visits import summaries  # noqa: E402
 from visits.models import Intake, Visit, VisitEvent, VisitStatus, VisitSummary, VisitType  # noqa: E402
+from visits.summaries import render as summary_pdf  # noqa: E402
+from visits.summaries import services as summary_services  # noqa: E402
 
 VISITS = 201  # one to warm the worker up, 200 timed
 RUNS = 30
@@ -151,7 +152,7 @@ def p50_ms(fn, runs: int = RUNS) -> float:
 
 def one_line_pdf() -> bytes:
     """The floor: a one-line page, rendered the way summaries are (shared fonts, local-only fetcher)."""
-    return summaries.html_to_pdf("<p>Hello</p>")
+    return summary_pdf.html_to_pdf("<p>Hello</p>")
 
 
 def one_line_pdf_default() -> bytes:
@@ -221,13 +222,13 @@ def main() -> None:
     # The floor is a few milliseconds: many runs, or one busy moment of the machine moves its median.
     floor = p50_ms(one_line_pdf, runs=300)
     floor_default = p50_ms(one_line_pdf_default, runs=300)
-    render = p50_ms(lambda: summaries.render_summary_pdf(Visit.objects.with_related().get(pk=sample.pk)))
-    stored = p50_ms(lambda: summaries.summary_render(visit_id=sample.pk, force=True))
+    render = p50_ms(lambda: summary_pdf.render_summary_pdf(Visit.objects.with_related().get(pk=sample.pk)))
+    stored = p50_ms(lambda: summary_services.summary_render(visit_id=sample.pk, force=True))
     with CaptureQueriesContext(connection) as queries:
-        summaries.summary_render(visit_id=sample.pk, force=True)
+        summary_services.summary_render(visit_id=sample.pk, force=True)
     with CaptureQueriesContext(connection) as skip_queries:
-        summaries.summary_render(visit_id=sample.pk)
-    size = len(summaries.render_summary_pdf(sample))
+        summary_services.summary_render(visit_id=sample.pk)
+    size = len(summary_pdf.render_summary_pdf(sample))
     VisitSummary.objects.filter(visit_id__in=visit_ids).delete()
 
     t0 = time.perf_counter()

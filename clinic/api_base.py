@@ -2,11 +2,13 @@
 
 import datetime as dt
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -14,6 +16,11 @@ DEFAULT_LIMIT = 20
 
 def ok(data, status: int = 200, **extra) -> Response:
     return Response({"data": data, **extra}, status=status)
+
+
+def envelope(name: str, inner, many: bool = False):
+    """The schema of `{"data": ...}` around a serializer, for drf-spectacular."""
+    return inline_serializer(name=name, fields={"data": inner(many=many) if many else inner()})
 
 
 # Past any real list, and small enough that the row offset stays inside PostgreSQL's bigint.
@@ -58,3 +65,20 @@ class UnixTimestampField(serializers.Field):
 
 def now() -> dt.datetime:
     return timezone.now()
+
+
+_VIEW_POLICIES = ("authentication_classes", "permission_classes", "parser_classes", "throttle_classes")
+
+
+def one_url(name: str, **handlers: type[APIView]) -> type[APIView]:
+    """One contract URL served by the API views of the apps that own each method: `GET /visits` lists
+    visits (visits), `POST /visits` books (scheduling). The combined view carries each method with its
+    schema; any other method answers 405. Every view given must use the default policies, since one
+    view cannot apply two."""
+    methods = {}
+    for method, view in handlers.items():
+        for policy in _VIEW_POLICIES:
+            if getattr(view, policy) != getattr(APIView, policy):
+                raise ImproperlyConfigured(f"{view.__name__}.{policy} differs from the default.")
+        methods[method] = getattr(view, method)
+    return type(name, (APIView,), methods)

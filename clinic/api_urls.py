@@ -1,6 +1,7 @@
 from django.urls import path
 
 from clinic import api as clinic_api
+from clinic.api_base import one_url
 from scheduling import api as scheduling_api
 from visits import api as visits_api
 
@@ -15,7 +16,11 @@ urlpatterns = [
     path("files", visits_api.FileUploadApi.as_view(), name="files"),
     path("files/<str:file_id>", visits_api.FileDetailApi.as_view(), name="file-detail"),
     path("availability", scheduling_api.AvailabilityApi.as_view(), name="availability"),
-    path("visits", visits_api.VisitListApi.as_view(), name="visits"),
+    path(
+        "visits",
+        one_url("VisitsApi", get=visits_api.VisitListApi, post=scheduling_api.AppointmentCreateApi).as_view(),
+        name="visits",
+    ),
     path("visits/add_walkin", visits_api.VisitAddWalkinApi.as_view(), name="visits-add-walkin"),
     path("visits/add_econsult", visits_api.VisitAddEconsultApi.as_view(), name="visits-add-econsult"),
     path("visits/accept", visits_api.VisitAcceptApi.as_view(), name="visits-accept"),
@@ -28,5 +33,11 @@ urlpatterns = [
         visits_api.VisitSummaryExportApi.as_view(),
         name="visit-summary-export",
     ),
-    path("visits/<str:visit_id>", visits_api.VisitDetailApi.as_view(), name="visit-detail"),
+    path(
+        "visits/<str:visit_id>",
+        one_url(
+            "VisitApi", get=visits_api.VisitDetailApi, post=scheduling_api.AppointmentUpdateApi
+        ).as_view(),
+        name="visit-detail",
+    ),
 ]

@@ -20,12 +20,35 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone.")
 
 
+VIDEO_LINK_HELP = (
+    "The video call's link, with {meeting_id} and optionally {role} (patient or provider), "
+    "e.g. https://meet.example.org/{meeting_id}."
+)
+
+
+def validate_video_link_template(value: str) -> None:
+    if not value:
+        return
+    if not value.startswith(("https://", "http://")) or "{meeting_id}" not in value:
+        raise ValidationError("Give an http(s) link containing {meeting_id}.")
+    try:
+        value.format(meeting_id="x", role="patient")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValidationError("Only {meeting_id} and {role} may stand in braces.") from exc
+
+
 class Account(models.Model):
     """A clinic: the tenant. Every other row belongs to exactly one account."""
 
     code = models.CharField(max_length=64, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
     created = models.DateTimeField(auto_now_add=True)
+    video_link_template = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_video_link_template],
+        help_text=VIDEO_LINK_HELP,
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -131,6 +154,12 @@ class Room(models.Model):
         default=0, help_text="Seconds kept free before an appointment."
     )
     buffer_after = models.PositiveIntegerField(default=0, help_text="Seconds kept free after an appointment.")
+    video_link_template = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_video_link_template],
+        help_text=VIDEO_LINK_HELP + " Empty: the account's.",
+    )
 
     objects = AccountScopedQuerySet.as_manager()
 

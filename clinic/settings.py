@@ -220,6 +220,8 @@ CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
     "options": {"expires": 25},
 }
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
+# The video call link of every visit, unless its room or account has one: {meeting_id}, optionally {role}.
+VIDEO_LINK_TEMPLATE = env("VIDEO_LINK_TEMPLATE", default="")
 
 # --- Live push (push/) -----------------------------------------------------------------------
 # Where queue-change events go: Redis (pub/sub for the live fan-out to every web node, a stream per

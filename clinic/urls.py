@@ -10,6 +10,7 @@ handler500 = "clinic.api_errors.handler500"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("admin/", admin.site.urls),

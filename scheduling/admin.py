@@ -1,6 +1,12 @@
+import datetime as dt
+
+from django import forms
 from django.contrib import admin
 
 from scheduling.models import ScheduleException, WorkingHours
+from scheduling.selectors import providers_free_for
+from scheduling.services import visit_group_create
+from visits.models import VisitGroup
 
 
 @admin.register(WorkingHours)
@@ -20,3 +26,53 @@ class ScheduleExceptionAdmin(admin.ModelAdmin):
     list_select_related = ["provider__user", "room"]
     raw_id_fields = ["provider"]
     date_hierarchy = "start_date"
+
+
+class VisitGroupAddForm(forms.ModelForm):
+    class Meta:
+        model = VisitGroup
+        fields = ["room", "consultation", "provider", "start"]
+
+    def clean(self):
+        data = super().clean()
+        room, consultation, provider, start = (data.get(f) for f in self.Meta.fields)
+        if not all((room, consultation, provider, start)):
+            return data
+        if consultation.room_id != room.pk or not consultation.is_group:
+            self.add_error("consultation", "Choose a group consultation of this room.")
+        elif provider.pk not in providers_free_for(
+            room=room,
+            start=start,
+            end=start + dt.timedelta(seconds=consultation.duration),
+            provider_id=provider.pk,
+        ):
+            self.add_error("start", f"{provider.display_name} is not free then.")
+        return data
+
+
+@admin.register(VisitGroup)
+class VisitGroupAdmin(admin.ModelAdmin):
+    list_display = ["id", "room", "consultation", "provider", "start", "capacity"]
+    list_filter = ["account", "room"]
+    form = VisitGroupAddForm
+
+    def get_readonly_fields(self, request, obj=None):
+        # A planned group holds its provider's time: change it by cancelling and planning again.
+        return VisitGroupAddForm.Meta.fields if obj else []
+
+    def save_model(self, request, obj, form, change):
+        # The same service as everywhere else: it checks again under the provider's lock.
+        created = visit_group_create(
+            account=obj.room.account,
+            actor=request.user,
+            room=obj.room,
+            consultation=obj.consultation,
+            provider=obj.provider,
+            start=obj.start,
+        )
+        obj.pk, obj.account_id, obj.end, obj.capacity = (
+            created.pk,
+            created.account_id,
+            created.end,
+            created.capacity,
+        )

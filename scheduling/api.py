@@ -1,6 +1,8 @@
-"""Visit API v3: GET /availability and POST /visits (booking). The rules live in scheduling.services."""
+"""Visit API v3: GET /availability, POST /visits (booking) and POST /visits/:id (rescheduling).
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+The rules live in scheduling.services; clinic/api_urls.py shares the visits URLs by method."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework.views import APIView
 
 from clinic.api_base import ok
@@ -8,8 +10,14 @@ from clinic.authentication import ApiKeyClient
 from clinic.errors import InvalidInput
 from clinic.permissions import IsAccountUserOrApiKeyClient
 from scheduling import selectors, services
-from scheduling.serializers import KEY_MODE_REQUIRED, AppointmentIn, AvailabilityIn, SlotOut
-from visits.serializers import visit_data
+from scheduling.serializers import (
+    KEY_MODE_REQUIRED,
+    AppointmentIn,
+    AppointmentUpdateIn,
+    AvailabilityIn,
+    SlotOut,
+)
+from visits.serializers import VisitEnvelope, visit_data
 
 
 def _valid(serializer_class, data) -> dict:
@@ -49,15 +57,38 @@ class AvailabilityApi(APIView):
         return ok([{"start": s.start, "end": s.end, "provider_ids": s.provider_ids} for s in slots])
 
 
-def appointment_create(request):
-    """POST /visits, served by visits.api.VisitListApi (the same URL as the list)."""
-    data = dict(_valid(AppointmentIn, request.data))
-    data.pop("type")
-    visit = services.appointment_book(
-        account=request.account,
-        actor=request.user,
-        room_code=data.pop("room_code"),
-        member_code=data.pop("member_id", None),
-        **data,
+class AppointmentCreateApi(APIView):
+    @extend_schema(
+        request=AppointmentIn,
+        responses={201: VisitEnvelope},
+        summary="Book an appointment (type 2), a TBD visit, or a seat in a group visit",
+        operation_id="visits_create",
+        description="A time that is not an available slot, or was taken meanwhile, answers 409.",
     )
-    return ok(visit_data(visit), status=201)
+    def post(self, request):
+        data = dict(_valid(AppointmentIn, request.data))
+        data.pop("type")
+        visit = services.appointment_book(
+            account=request.account,
+            actor=request.user,
+            room_code=data.pop("room_code"),
+            member_code=data.pop("member_id", None),
+            **data,
+        )
+        return ok(visit_data(visit), status=201)
+
+
+class AppointmentUpdateApi(APIView):
+    @extend_schema(
+        request=AppointmentUpdateIn,
+        responses=VisitEnvelope,
+        summary="Update an appointment (version=2)",
+        operation_id="visits_update",
+        parameters=[OpenApiParameter("version", int, required=False)],
+    )
+    def post(self, request, visit_id: str):
+        data = _valid(AppointmentUpdateIn, request.data)
+        visit = services.appointment_update(
+            account=request.account, actor=request.user, visit_id=visit_id, **data
+        )
+        return ok(visit_data(visit))

@@ -55,3 +55,9 @@ class AppointmentIn(serializers.Serializer):
         if not attrs.get("intake_id") and not attrs.get("member_id"):
             raise serializers.ValidationError({"intake_id": ["Give intake_id (or member_id, for staff)."]})
         return attrs
+
+
+class AppointmentUpdateIn(serializers.Serializer):
+    start = UnixTimestampField(required=False)
+    end = UnixTimestampField(required=False)
+    provider_id = serializers.IntegerField(required=False, min_value=0)

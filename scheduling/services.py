@@ -12,9 +12,10 @@ from clinic.models import Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
 from scheduling.models import ScheduleException, WorkingHours
 from scheduling.selectors import consultation_of_room, providers_free_for
+from visits.lifecycle import event_record, visit_create, visit_lock, visit_refetch
 from visits.models import ACTIVE_STATUSES, CloseReason, Intake, Visit, VisitGroup, VisitStatus, VisitType
 from visits.selectors import intake_get, visit_get
-from visits.services import _event, _lock, _refetch, _visit_create, intake_create
+from visits.services import intake_create
 
 DOUBLE_BOOKING_CONSTRAINT = "visit_no_double_booking"
 SLOT_TAKEN = "That time is no longer available."
@@ -197,7 +198,7 @@ def appointment_book(
     )
     now = timezone.now()
     visit = _write_guarded(
-        lambda: _visit_create(
+        lambda: visit_create(
             actor=actor,
             at=now,
             account=account,
@@ -213,7 +214,7 @@ def appointment_book(
             **_busy(room, start, end),
         )
     )
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 def _slot_consultation(
@@ -262,7 +263,7 @@ def _book_seat(
         )
     if seats.count() >= group.capacity:
         raise Conflict("The group visit is full.", errors={"visit_group_id": ["No seat left."]})
-    visit = _visit_create(
+    visit = visit_create(
         actor=actor,
         at=timezone.now(),
         account=account,
@@ -277,7 +278,7 @@ def _book_seat(
         start=group.start,
         end=group.end,
     )
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 @transaction.atomic
@@ -328,7 +329,7 @@ def appointment_update(
     provider_id=None,
 ) -> Visit:
     """Reschedule, or give a TBD appointment a provider (`provider_id=0` removes it), guarded as booking."""
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     if visit.type != VisitType.SCHEDULED:
         raise Conflict("Only appointments can be rescheduled.", errors={"id": ["Not an appointment."]})
     if visit.status != VisitStatus.WAITING:
@@ -371,10 +372,10 @@ def appointment_update(
         )
     )
     what = "rescheduled" if moved else ("provider set" if provider else "provider removed")
-    _event(
+    event_record(
         visit_id=visit.pk, from_status=visit.status, to_status=visit.status, actor=actor, reason=what, at=now
     )
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 @transaction.atomic
@@ -385,7 +386,7 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput.field("reason", "Say why the appointment is cancelled.")
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     if visit.type != VisitType.SCHEDULED:
         raise Conflict("Only appointments are cancelled here.", errors={"id": ["Not an appointment."]})
     if visit.status != VisitStatus.WAITING:
@@ -397,7 +398,7 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
         closed_by=actor,
         modified=now,
     )
-    _event(
+    event_record(
         visit_id=visit.pk,
         from_status=VisitStatus.WAITING,
         to_status=VisitStatus.CANCELLED,
@@ -405,7 +406,7 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
         reason=reason[:200],
         at=now,
     )
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 # --- working hours (the clinic admin's page) -------------------------------------------------------------

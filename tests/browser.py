@@ -7,6 +7,4 @@ def wait_for_htmx(page) -> None:
     htmx binds the `hx-*` attributes of new content only when it settles (20 ms after the swap), so a
     test that types into a just-swapped input before then would fire events nothing listens to yet.
     """
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")

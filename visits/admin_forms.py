@@ -6,7 +6,7 @@ from django import forms
 
 from clinic.models import Provider, Room
 from visits.models import VisitStatus, VisitType
-from visits.summaries import ADMIN_SORTS
+from visits.selectors import ADMIN_SORTS
 
 SORT_CHOICES = [(key, key) for key in ADMIN_SORTS] + [(f"-{key}", f"-{key}") for key in ADMIN_SORTS]
 

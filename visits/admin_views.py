@@ -15,9 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic.errors import NotAllowed, NotFound
-from visits import summaries
+from visits import analytics, formatting, selectors
 from visits.admin_forms import VisitFilterForm
 from visits.models import SummaryExport, VisitSummary
+from visits.summaries import exports
+from visits.summaries import selectors as summary_selectors
+from visits.summaries import services as summary_services
 
 PAGE = "visits/admin_visits.html"
 PAGE_SIZE = 25
@@ -56,15 +59,15 @@ def _form(request, data):
 
 def _filtered(request, form):
     kwargs = form.search_kwargs()
-    zone = summaries.admin_zone(account=request.user.account, room=kwargs["room"])
-    visits = summaries.admin_visit_search(
+    zone = selectors.admin_zone(account=request.user.account, room=kwargs["room"])
+    visits = selectors.admin_visit_search(
         account=request.user.account, user=request.user, zone=zone, **kwargs
     )
     return visits, zone
 
 
 def _cell(visit, summary: VisitSummary | None) -> dict:
-    if summaries.summary_is_current(summary=summary, visit=visit):
+    if summary_selectors.summary_is_current(summary=summary, visit=visit):
         state = "ready"
     elif summary is not None and summary.status in (VisitSummary.Status.PENDING, VisitSummary.Status.FAILED):
         state = summary.status
@@ -81,24 +84,24 @@ def admin_visits(request):
     if form.is_valid():
         visits, zone = _filtered(request, form)
         page = Paginator(
-            summaries.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
+            analytics.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
         ).get_page(request.GET.get("page"))
-        summaries_of = summaries.summaries_by_visit(v.pk for v in page.object_list)
+        summaries_of = summary_selectors.summaries_by_visit(v.pk for v in page.object_list)
         for visit in page.object_list:
-            visit.local_start = summaries.format_local(visit.start or visit.created, visit.room.zone)
-            visit.wait_display = summaries.format_duration(summaries.row_wait(visit))
+            visit.local_start = formatting.format_local(visit.start or visit.created, visit.room.zone)
+            visit.wait_display = formatting.format_duration(analytics.row_wait(visit))
         context.update(
             page=page,
             rows=[_cell(v, summaries_of.get(v.pk)) for v in page.object_list],
             zone=zone,
-            counts=summaries.status_counts(visits),
+            counts=analytics.status_counts(visits),
             total=page.paginator.count,
-            waits=summaries.wait_stats(visits),
+            waits=analytics.wait_stats(visits),
             sort=form.cleaned_data.get("sort") or "-start",
             sort_columns=SORT_COLUMNS,
             # The filters behind the list shown (not whatever was typed since) go with the export button.
             applied=[(name, form.data[name]) for name in form.fields if form.data.get(name)],
-            export_limit=summaries.EXPORT_MAX_VISITS,
+            export_limit=exports.EXPORT_MAX_VISITS,
         )
     # A history restore (back button, cache missed) needs the whole page, not the results.
     if request.htmx and not request.htmx.history_restore_request:
@@ -108,7 +111,9 @@ def admin_visits(request):
 
 def _summary_visit(request, visit_id):
     try:
-        return summaries.summary_visit_for(account=request.user.account, user=request.user, visit_id=visit_id)
+        return summary_selectors.summary_visit_for(
+            account=request.user.account, user=request.user, visit_id=visit_id
+        )
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     except NotAllowed as exc:
@@ -120,7 +125,7 @@ def _summary_visit(request, visit_id):
 def admin_summary_request(request, visit_id: int):
     """The row's "Download PDF": start the render; the cell then polls until the link is there."""
     visit = _summary_visit(request, visit_id)
-    summary = summaries.summary_request(visit=visit)
+    summary = summary_services.summary_request(visit=visit)
     return render(request, "visits/_admin_summary_cell.html", _cell(visit, summary))
 
 
@@ -128,14 +133,18 @@ def admin_summary_request(request, visit_id: int):
 @admins_only
 def admin_summary_status(request, visit_id: int):
     visit = _summary_visit(request, visit_id)
-    return render(request, "visits/_admin_summary_cell.html", _cell(visit, summaries.summary_of(visit)))
+    return render(
+        request, "visits/_admin_summary_cell.html", _cell(visit, summary_selectors.summary_of(visit))
+    )
 
 
 @require_GET
 @admins_only
 def admin_summary_download(request, visit_id: int):
     try:
-        state = summaries.summary_fetch(account=request.user.account, user=request.user, visit_id=visit_id)
+        state = summary_services.summary_fetch(
+            account=request.user.account, user=request.user, visit_id=visit_id
+        )
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     except NotAllowed as exc:
@@ -144,11 +153,13 @@ def admin_summary_download(request, visit_id: int):
     if not state.ready:
         messages.info(request, f"The summary of visit #{visit_id} is being rendered; try again in a moment.")
         return redirect("visits:admin-visits")
-    summaries.summary_download_record(account=request.user.account, visit=state.visit, user=request.user)
+    summary_services.summary_download_record(
+        account=request.user.account, visit=state.visit, user=request.user
+    )
     return FileResponse(
         state.summary.file.open("rb"),
         as_attachment=True,
-        filename=summaries.download_file_name(state.visit),
+        filename=summary_selectors.download_file_name(state.visit),
         content_type="application/pdf",
     )
 
@@ -167,10 +178,10 @@ def admin_export_create(request):
         return render(request, "visits/_admin_export.html", {"error": "Fix the filters first."})
     visits, _ = _filtered(request, form)
     try:
-        export = summaries.export_create(
+        export = exports.export_create(
             account=request.user.account,
             actor=request.user,
-            visit_ids=list(visits.values_list("pk", flat=True)[: summaries.EXPORT_MAX_VISITS]),
+            visit_ids=list(visits.values_list("pk", flat=True)[: exports.EXPORT_MAX_VISITS]),
             # As submitted (ids, not names): what the admin asked for, for the record.
             filters={name: form.data[name] for name in form.fields if form.data.get(name)},
         )
@@ -181,7 +192,7 @@ def admin_export_create(request):
 
 def _export(request, export_id):
     try:
-        return summaries.export_get(account=request.user.account, export_id=export_id)
+        return exports.export_get(account=request.user.account, export_id=export_id)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
 
@@ -198,11 +209,11 @@ def admin_export_download(request, export_id):
     export = _export(request, export_id)
     if export.status != SummaryExport.Status.READY:
         raise Http404("The export is not ready.")
-    summaries.export_download_record(export=export, user=request.user)
+    exports.export_download_record(export=export, user=request.user)
     return FileResponse(
         export.file.open("rb"),
         as_attachment=True,
-        filename=summaries.export_file_name(export),
+        filename=exports.export_file_name(export),
         content_type="application/zip",
     )
 
@@ -211,7 +222,7 @@ def admin_export_download(request, export_id):
 @admins_only
 def admin_downloads(request):
     """Who downloaded which visit's summary, and when."""
-    downloads = summaries.recent_downloads(account=request.user.account, user=request.user)
+    downloads = selectors.recent_downloads(account=request.user.account, user=request.user)
     page = Paginator(downloads, 50).get_page(request.GET.get("page"))
-    zone = summaries.admin_zone(account=request.user.account)
+    zone = selectors.admin_zone(account=request.user.account)
     return render(request, "visits/admin_visits_downloads.html", {"page": page, "zone": zone})

@@ -8,12 +8,9 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
-from clinic.api_base import ok, paged
+from clinic.api_base import envelope, ok, paged
 from clinic.errors import InvalidInput
-from scheduling import api as scheduling_api
-from scheduling.serializers import AppointmentIn
-from scheduling.services import appointment_update
-from visits import attachments, selectors, services, summaries
+from visits import attachments, selectors, services
 from visits.attachment_views import file_response
 from visits.models import Attachment
 from visits.serializers import (
@@ -25,17 +22,15 @@ from visits.serializers import (
     IntakeUpdateIn,
     VisitCloseIn,
     VisitCompleteIn,
+    VisitEnvelope,
     VisitIdIn,
     VisitListIn,
     VisitOut,
-    VisitUpdateIn,
     intake_data,
     visit_data,
 )
-
-
-def _envelope(name, inner, many=False):
-    return inline_serializer(name=name, fields={"data": inner(many=many) if many else inner()})
+from visits.summaries import selectors as summary_selectors
+from visits.summaries import services as summary_services
 
 
 def _valid(serializer_class, data, **kwargs) -> dict:
@@ -65,8 +60,7 @@ def _custom_fields(data) -> dict:
     return custom
 
 
-IntakeEnvelope = _envelope("IntakeEnvelope", IntakeOut)
-VisitEnvelope = _envelope("VisitEnvelope", VisitOut)
+IntakeEnvelope = envelope("IntakeEnvelope", IntakeOut)
 
 
 class IntakeCreateApi(APIView):
@@ -249,16 +243,6 @@ class VisitListApi(APIView):
         visits = selectors.visit_list(account=request.account, user=request.user, **filters)
         return paged(request, visits, VisitOut)
 
-    @extend_schema(
-        request=AppointmentIn,
-        responses={201: VisitEnvelope},
-        summary="Book an appointment (type 2), a TBD visit, or a seat in a group visit",
-        operation_id="visits_create",
-        description="A time that is not an available slot, or was taken meanwhile, answers 409.",
-    )
-    def post(self, request):
-        return scheduling_api.appointment_create(request)
-
 
 class VisitDetailApi(APIView):
     @extend_schema(responses=VisitEnvelope, summary="One visit", operation_id="visits_read")
@@ -266,18 +250,6 @@ class VisitDetailApi(APIView):
         return ok(
             visit_data(selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id))
         )
-
-    @extend_schema(
-        request=VisitUpdateIn,
-        responses=VisitEnvelope,
-        summary="Update an appointment (version=2)",
-        operation_id="visits_update",
-        parameters=[OpenApiParameter("version", int, required=False)],
-    )
-    def post(self, request, visit_id: str):
-        data = _valid(VisitUpdateIn, request.data)
-        visit = appointment_update(account=request.account, actor=request.user, visit_id=visit_id, **data)
-        return ok(visit_data(visit))
 
 
 class VisitCurrentApi(APIView):
@@ -304,7 +276,7 @@ FileUploadIn = inline_serializer(
         ),
     },
 )
-FileEnvelope = _envelope("FileEnvelope", AttachmentOut)
+FileEnvelope = envelope("FileEnvelope", AttachmentOut)
 
 
 class FileUploadApi(APIView):
@@ -364,15 +336,17 @@ class VisitSummaryExportApi(APIView):
         operation_id="visits_summary_export",
     )
     def get(self, request, visit_id: str):
-        state = summaries.summary_fetch(account=request.account, user=request.user, visit_id=visit_id)
+        state = summary_services.summary_fetch(account=request.account, user=request.user, visit_id=visit_id)
         if not state.ready:
             response = ok({"status": "pending"}, status=202)
-            response["Retry-After"] = str(summaries.RETRY_AFTER_SECONDS)
+            response["Retry-After"] = str(summary_services.RETRY_AFTER_SECONDS)
             return response
-        summaries.summary_download_record(account=request.account, visit=state.visit, user=request.user)
+        summary_services.summary_download_record(
+            account=request.account, visit=state.visit, user=request.user
+        )
         return FileResponse(
             state.summary.file.open("rb"),
             as_attachment=True,
-            filename=summaries.download_file_name(state.visit),
+            filename=summary_selectors.download_file_name(state.visit),
             content_type="application/pdf",
         )

@@ -5,7 +5,7 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.urls import reverse
 
-from visits.models import CLIENT_CLOSE_REASONS, CloseReason
+from visits.models import PROVIDER_CLOSE_REASONS, CloseReason
 
 
 def _htmx_helper(*, url: str, target: str, button: Submit) -> FormHelper:
@@ -37,8 +37,21 @@ class VisitCompleteForm(forms.Form):
 class VisitCloseForm(forms.Form):
     reason = forms.ChoiceField(
         choices=[("", "Choose a reason…")]
-        + [(value, CloseReason(value).label) for value in CLIENT_CLOSE_REASONS],
+        + [(value, CloseReason(value).label) for value in PROVIDER_CLOSE_REASONS],
+        error_messages={"required": "Choose why the visit ends."},
     )
+    note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Note",
+        widget=forms.TextInput(attrs={"placeholder": "Optional: in your words"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == CloseReason.PROVIDER_OTHER and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why, in a few words.")
+        return data
 
     def __init__(self, *args, visit_id: int, **kwargs):
         super().__init__(*args, **kwargs)

@@ -27,10 +27,28 @@ class CloseReason(models.TextChoices):
     PATIENT_CANCEL_APPOINTMENT = "patient_cancel_appointment", "Appointment cancelled"
     MAX_WAITING_TIME_REACHED = "max_waiting_time_reached", "Maximum waiting time reached"
     FORCE_CANCELLED = "force_cancelled", "Cancelled by a clinic admin"
+    # The providers' own, from the dashboard.
+    NO_ANSWER = "no_answer", "No answer"
+    EMERGENCY_REFERRAL = "emergency_referral", "Redirected to emergency care"
+    DUPLICATE = "duplicate", "Duplicate"
+    PROVIDER_OTHER = "provider_other", "Closed by the provider"
 
 
-# The reasons a client may give to POST /visits/close; force_cancelled comes only from /visits/delete.
-CLIENT_CLOSE_REASONS = [r.value for r in CloseReason if r != CloseReason.FORCE_CANCELLED]
+# The contract's reasons for POST /visits/close (the patient app's, and the system's max wait).
+CLIENT_CLOSE_REASONS = [
+    CloseReason.PATIENT_END_CALL,
+    CloseReason.PATIENT_EXIT_ROOM,
+    CloseReason.CALL_ENDED,
+    CloseReason.PATIENT_CANCEL_APPOINTMENT,
+    CloseReason.MAX_WAITING_TIME_REACHED,
+]
+PROVIDER_CLOSE_REASONS = [
+    CloseReason.NO_ANSWER,
+    CloseReason.EMERGENCY_REFERRAL,
+    CloseReason.DUPLICATE,
+    CloseReason.CALL_ENDED,
+    CloseReason.PROVIDER_OTHER,
+]
 ACTIVE_STATUSES = (VisitStatus.WAITING, VisitStatus.IN_PROGRESS)
 QUEUE_TYPES = (VisitType.WALKIN, VisitType.ECONSULT)
 
@@ -126,6 +144,8 @@ class VisitQuerySet(AccountScopedQuerySet):
 
 class Visit(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
+    # The video call's id: stable for the visit, unguessable, and no secret of ours in it.
+    meeting_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="visits")
     type = models.PositiveSmallIntegerField(choices=VisitType.choices)
     status = models.PositiveSmallIntegerField(choices=VisitStatus.choices, default=VisitStatus.WAITING)
@@ -163,6 +183,7 @@ class Visit(models.Model):
     actual_start = models.DateTimeField(null=True, blank=True)
     actual_end = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=40, choices=CloseReason.choices, blank=True)
+    close_note = models.CharField(max_length=500, blank=True, help_text="The provider's words on closing.")
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -216,6 +237,14 @@ class Visit(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    def meeting_link(self, role: str) -> str | None:
+        """The video call's link for `role` ("patient" or "provider"), from the room's template, else the
+        account's, else VIDEO_LINK_TEMPLATE; None when none is configured."""
+        template = (
+            self.room.video_link_template or self.account.video_link_template or settings.VIDEO_LINK_TEMPLATE
+        )
+        return template.format(meeting_id=self.meeting_id, role=role) if template else None
 
 
 class VisitEvent(models.Model):

@@ -7,9 +7,18 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from clinic.errors import NotFound
-from clinic.models import Account, Provider, ProviderLicense, User
-from visits.models import QUEUE_TYPES, Attachment, Intake, Visit, VisitEvent, VisitStatus, VisitType
+from clinic.errors import NotAllowed, NotFound
+from clinic.models import Account, Provider, ProviderLicense, Room, User
+from visits.models import (
+    QUEUE_TYPES,
+    Attachment,
+    Intake,
+    SummaryDownload,
+    Visit,
+    VisitEvent,
+    VisitStatus,
+    VisitType,
+)
 
 
 def _as_int(value) -> int | None:
@@ -186,6 +195,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             "type",
             "created",
             "provider_id",
+            "appointment_id",
             "room__name",
             "room__max_waiting_time",
             "member__first_name",
@@ -214,7 +224,7 @@ def provider_in_progress(*, provider: Provider) -> list[Visit]:
     """The walk-ins and e-consults the provider has taken and not yet finished."""
     return list(
         _provider_in_progress(provider=provider)
-        .select_related("member", "intake", "room")
+        .select_related("member", "intake", "room", "account")
         .order_by("actual_start", "id")
     )
 
@@ -250,3 +260,84 @@ def provider_visits_today(*, provider: Provider, now: dt.datetime) -> list[Visit
 
 def visit_events(*, visit: Visit) -> list[VisitEvent]:
     return list(VisitEvent.objects.filter(visit=visit).select_related("actor").order_by("created", "id"))
+
+
+# --- the clinic admin's visits page -----------------------------------------------------------------
+
+
+def admin_zone(*, account: Account, room=None) -> zoneinfo.ZoneInfo:
+    """The zone the admin's dates are read in: the chosen room's, else the one most of the account's
+    rooms use (a clinic's rooms are usually in one zone)."""
+    if room is not None:
+        return room.zone
+    common = (
+        Room.objects.for_account(account)
+        .values("time_zone")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "time_zone")
+        .first()
+    )
+    return zoneinfo.ZoneInfo(common["time_zone"] if common else "UTC")
+
+
+ADMIN_SORTS = {
+    "start": ("start", "created"),
+    "patient": ("member__last_name", "member__first_name"),
+    "room": ("room__code",),
+    "provider": ("provider__user__last_name",),
+    "type": ("type",),
+    "status": ("status",),
+}
+
+
+def admin_visit_search(
+    *,
+    account: Account,
+    user: User,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    zone=None,
+    room=None,
+    provider=None,
+    type: int | None = None,
+    status: int | None = None,
+    patient: str = "",
+    sort: str = "-start",
+) -> QuerySet[Visit]:
+    """The clinic admin's search: every visit of the account, dates read in `zone`."""
+    if not user.has_perm("visits.view_all_visits"):
+        raise NotAllowed("Only clinic admins search all visits.")
+    visits = Visit.objects.for_account(account)
+    zone = zone or zoneinfo.ZoneInfo("UTC")
+    if date_from:
+        visits = visits.filter(start__gte=dt.datetime.combine(date_from, dt.time(), tzinfo=zone))
+    if date_to:
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+        visits = visits.filter(start__lt=end)
+    if room is not None:
+        visits = visits.filter(room=room)
+    if provider is not None:
+        visits = visits.filter(provider=provider)
+    if type:
+        visits = visits.filter(type=type)
+    if status:
+        visits = visits.filter(status=status)
+    if patient := (patient or "").strip():
+        query = Q(member__code__iexact=patient)
+        for word in patient.split():
+            query |= Q(member__first_name__icontains=word) | Q(member__last_name__icontains=word)
+        if len(patient.split()) > 1:
+            first, *rest = patient.split()
+            query |= Q(member__first_name__icontains=first, member__last_name__icontains=" ".join(rest))
+        visits = visits.filter(query)
+    key = sort.lstrip("-")
+    fields = ADMIN_SORTS.get(key, ADMIN_SORTS["start"])
+    descending = sort.startswith("-") if key in ADMIN_SORTS else True
+    order = [f"-{f}" if descending else f for f in fields]
+    return visits.order_by(*order, "-id")
+
+
+def recent_downloads(*, account: Account, user: User) -> QuerySet[SummaryDownload]:
+    if not user.has_perm("visits.view_all_visits"):
+        raise NotAllowed("Only clinic admins see the download log.")
+    return SummaryDownload.objects.for_account(account).select_related("user", "visit__member", "visit__room")

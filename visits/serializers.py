@@ -3,9 +3,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.api_base import UnixTimestampField
+from clinic.api_base import UnixTimestampField, envelope
 from clinic.serializers import ConsultationOut
-from visits.models import Intake, Visit, VisitStatus, VisitType
+from visits.models import CLIENT_CLOSE_REASONS, Intake, Visit, VisitStatus, VisitType
 
 INTAKE_TYPE_CHOICES = [(VisitType.WALKIN.value, "walk-in"), (VisitType.SCHEDULED.value, "appointment")]
 
@@ -79,6 +79,19 @@ class VisitGroupOut(serializers.Serializer):
     capacity = serializers.IntegerField()
 
 
+class MeetingOut(serializers.Serializer):
+    meeting_id = serializers.UUIDField()
+    patient_url = serializers.URLField(allow_null=True)
+    provider_url = serializers.URLField(allow_null=True)
+
+    def to_representation(self, visit: Visit):
+        return {
+            "meeting_id": str(visit.meeting_id),
+            "patient_url": visit.meeting_link("patient"),
+            "provider_url": visit.meeting_link("provider"),
+        }
+
+
 class VisitOut(serializers.Serializer):
     id = serializers.CharField()
     type = serializers.IntegerField()
@@ -100,6 +113,7 @@ class VisitOut(serializers.Serializer):
     inviting_visit_id = serializers.CharField(allow_null=True)
     created = UnixTimestampField()
     modified = UnixTimestampField()
+    meeting = MeetingOut(source="*", help_text="The video call: a stable id and join links, if configured.")
     visit_group_id = serializers.CharField(required=False, help_text="Group appointments only.")
     visit_group = VisitGroupOut(required=False, help_text="Group appointments only.")
 
@@ -187,7 +201,12 @@ class VisitCompleteIn(VisitIdIn):
 
 
 class VisitCloseIn(VisitIdIn):
-    reason = serializers.CharField(max_length=40)
+    reason = serializers.CharField(max_length=40, help_text=f"One of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+
+    def validate_reason(self, value: str) -> str:
+        if value not in CLIENT_CLOSE_REASONS:
+            raise serializers.ValidationError(f"Must be one of: {', '.join(CLIENT_CLOSE_REASONS)}.")
+        return value
 
 
 class VisitListIn(serializers.Serializer):
@@ -198,10 +217,7 @@ class VisitListIn(serializers.Serializer):
     type = serializers.ChoiceField(required=False, choices=VisitType.choices)
 
 
-class VisitUpdateIn(serializers.Serializer):
-    start = UnixTimestampField(required=False)
-    end = UnixTimestampField(required=False)
-    provider_id = serializers.IntegerField(required=False, min_value=0)
+VisitEnvelope = envelope("VisitEnvelope", VisitOut)
 
 
 class PendingOut(serializers.Serializer):

@@ -1,4 +1,6 @@
-"""Intakes and the visit lifecycle. Every status change is one conditional write plus one event row."""
+"""Intakes, joining the queue, accepting, completing and closing visits, and the max-wait closer.
+
+Every status change is one conditional write plus its record through `visits.lifecycle`."""
 
 import datetime as dt
 import functools
@@ -14,21 +16,28 @@ from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
 from clinic.services import phone_normalise
-from visits import summaries
 from visits.attachments import attachments_attach
 from visits.html import sanitise_html
+from visits.lifecycle import (
+    ENDED_STATUSES,
+    transition_record,
+    transitions_record_bulk,
+    visit_create,
+    visit_lock,
+    visit_refetch,
+)
 from visits.models import (
     ACTIVE_STATUSES,
     CLIENT_CLOSE_REASONS,
+    PROVIDER_CLOSE_REASONS,
     QUEUE_TYPES,
     CloseReason,
     Intake,
     Visit,
-    VisitEvent,
     VisitStatus,
     VisitType,
 )
-from visits.selectors import intake_get, is_staff_user, visit_get
+from visits.selectors import intake_get, intakes_visible_to, is_staff_user, visit_get
 
 # Field names of the contract; anything else a client sends to /intakes is a custom field.
 INTAKE_FIELDS = frozenset(
@@ -109,6 +118,23 @@ def _consultation_of_room(*, room: Room, consultation_id) -> Consultation:
     return consultation
 
 
+def _may_write_intakes_in(*, actor: User, room: Room) -> bool:
+    """Staff write intakes in every room of their clinic, providers in the rooms they work in, patients
+    their own anywhere (a room they have not visited yet included)."""
+    if is_staff_user(actor) or actor.is_member:
+        return True
+    return actor.is_provider and actor.provider.rooms.filter(pk=room.pk).exists()
+
+
+def _intake_writable(intake: Intake) -> None:
+    """The intake of a visit that ended is part of the record: it is not rewritten."""
+    if intake.visits.filter(status__in=ENDED_STATUSES).exists():
+        raise Conflict(
+            "The visit of this intake has ended: its answers are part of the record and cannot change.",
+            errors={"id": ["The visit has ended."]},
+        )
+
+
 @transaction.atomic
 def intake_create(
     *,
@@ -122,18 +148,25 @@ def intake_create(
 ) -> Intake:
     """Create an intake, or update the patient's open one in this room unless `reset` asks for a new one.
 
-    `attachment_ids` are attached in this transaction: one refused id leaves nothing written."""
+    Only an intake that no visit uses yet is reused: one in use (a waiting walk-in, a booking) is never
+    changed here. Who may write is checked before the patient is even looked up, so a forbidden caller
+    cannot tell a known patient code from an unknown one. `attachment_ids` are attached in this
+    transaction: one refused id leaves nothing written."""
     room = room_get(account=account, code=room_code)
+    if not _may_write_intakes_in(actor=actor, room=room):
+        raise NotAllowed(
+            "Only the clinic's staff and the providers of this room create intakes here.",
+            errors={"room_code": ["You do not work in this room."]},
+        )
     member = _intake_member(account=account, actor=actor, member_code=fields.pop("member_id", None))
-    if not member and not (actor.is_provider or is_staff_user(actor)):
-        raise NotAllowed("Only patients and clinic staff create intakes.")
+    if not member and actor.is_member:
+        raise NotAllowed("This patient account has no patient record.")
     intake = None
     if member and not reset:
         intake = (
-            Intake.objects.for_account(account)
-            .select_for_update()
-            .filter(room=room, member=member)
-            .exclude(visits__status__in=(VisitStatus.COMPLETED, VisitStatus.CANCELLED))
+            intakes_visible_to(account=account, user=actor)
+            .select_for_update(of=("self",))
+            .filter(room=room, member=member, visits__isnull=True)
             .order_by("-created")
             .first()
         )
@@ -160,8 +193,13 @@ def intake_update(
 ) -> Intake:
     intake = intake_get(account=account, user=actor, intake_id=intake_id)
     intake = Intake.objects.select_for_update().select_related("room").get(pk=intake.pk)
+    _intake_writable(intake)
     if "room_code" in fields:
         intake.room = room_get(account=account, code=fields["room_code"])
+        if not _may_write_intakes_in(actor=actor, room=intake.room):
+            raise NotAllowed(
+                "You do not work in that room.", errors={"room_code": ["You do not work in this room."]}
+            )
     if "member_id" in fields:
         intake.member = _intake_member(account=account, actor=actor, member_code=fields["member_id"])
     _intake_apply(intake=intake, account=account, fields=fields, custom=custom)
@@ -171,36 +209,7 @@ def intake_update(
     return intake
 
 
-# --- the lifecycle ---------------------------------------------------------------------------------------
-
-
-def _event(
-    *,
-    visit_id: int,
-    from_status: int | None,
-    to_status: int,
-    actor: User | None,
-    reason: str,
-    at: dt.datetime,
-) -> VisitEvent:
-    return VisitEvent.objects.create(
-        visit_id=visit_id,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        reason=reason,
-        created=at,
-    )
-
-
-def _refetch(visit_id: int) -> Visit:
-    return Visit.objects.with_related().get(pk=visit_id)
-
-
-def _visit_create(*, actor: User | None, at: dt.datetime, **fields) -> Visit:
-    visit = Visit.objects.create(created_by=actor, **fields)
-    _event(visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at)
-    return visit
+# --- joining the queue ---------------------------------------------------------------------------------
 
 
 def _room_takes_visits(*, room: Room, walkin: bool) -> None:
@@ -245,7 +254,8 @@ def visit_add_walkin(
     provider_id=None,
     member_code: str | None = None,
 ) -> Visit:
-    """Put the patient in the room's walk-in queue; with an appointment, in that provider's queue."""
+    """Put the patient in the room's walk-in queue; for a named provider (or the provider of the
+    appointment being started), in that provider's queue alone."""
     room = room_get(account=account, code=room_code)
     _room_takes_visits(room=room, walkin=appointment_id is None)
     intake = _queue_intake(
@@ -257,12 +267,12 @@ def visit_add_walkin(
             account=account, actor=actor, appointment_id=appointment_id, intake=intake, room=room
         )
         provider = appointment.provider
-        if provider_id and (provider is None or str(provider.pk) != str(provider_id)):
-            provider = provider_get(account=account, provider_id=provider_id)
-            if not provider.rooms.filter(pk=room.pk).exists():
-                raise InvalidInput.field("provider_id", "That provider does not work in this room.")
-    elif provider_id:
-        raise InvalidInput.field("provider_id", "Only pass provider_id when starting an appointment.")
+    # VSee says to pass provider_id only when starting an appointment; clients pass it for walk-ins too,
+    # and then mean that provider: the walk-in waits in their queue alone.
+    if provider_id and (provider is None or str(provider.pk) != str(provider_id)):
+        provider = provider_get(account=account, provider_id=provider_id)
+        if not provider.rooms.filter(pk=room.pk).exists():
+            raise InvalidInput.field("provider_id", "That provider does not work in this room.")
     return _join_queue(
         account=account,
         actor=actor,
@@ -283,7 +293,7 @@ def _join_queue(
     visit = _waiting_visit_of(intake, visit_type)
     if visit is None:
         now = timezone.now()
-        visit = _visit_create(
+        visit = visit_create(
             actor=actor,
             at=now,
             account=account,
@@ -296,7 +306,7 @@ def _join_queue(
             start=now,
             **fields,
         )
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
 def _appointment_to_start(*, account, actor, appointment_id, intake: Intake, room: Room) -> Visit:
@@ -360,7 +370,7 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         .update(status=VisitStatus.IN_PROGRESS, provider=provider, actual_start=now, modified=now)
     )
     if not won:
-        current = _refetch(visit.pk)
+        current = visit_refetch(visit.pk)
         if current.status == VisitStatus.IN_PROGRESS and current.provider:
             who = "you" if current.provider_id == provider.pk else current.provider.display_name
             raise Conflict(f"Already taken by {who}.", errors={"id": [f"Already taken by {who}."]})
@@ -371,7 +381,7 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         raise Conflict(
             f"The visit is {current.status_name}.", errors={"id": [f"The visit is {current.status_name}."]}
         )
-    _transitioned(
+    transition_record(
         visit=visit,
         from_status=VisitStatus.WAITING,
         to_status=VisitStatus.IN_PROGRESS,
@@ -380,57 +390,12 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         at=now,
         appointment_changes={"actual_start": now, "provider": provider},
     )
-    return _refetch(visit.pk)
-
-
-def _transitioned(
-    *,
-    visit: Visit,
-    from_status: int,
-    to_status: int,
-    actor: User,
-    reason: str,
-    at: dt.datetime,
-    appointment_changes: dict,
-) -> None:
-    """Record a visit's status change; the appointment this visit started moves with it."""
-    _event(visit_id=visit.pk, from_status=from_status, to_status=to_status, actor=actor, reason=reason, at=at)
-    if visit.appointment_id:
-        _appointment_follow(
-            appointment_id=visit.appointment_id,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            at=at,
-            changes=appointment_changes,
-        )
-
-
-def _appointment_follow(
-    *, appointment_id: int, from_status: int, to_status: int, actor: User, at: dt.datetime, changes: dict
-) -> None:
-    """The appointment moves with the visit that started it."""
-    moved = Visit.objects.filter(pk=appointment_id, status=from_status).update(
-        status=to_status, modified=at, **changes
-    )
-    if moved:
-        _event(
-            visit_id=appointment_id,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            reason="session " + VisitStatus(to_status).label,
-            at=at,
-        )
-
-
-def _lock(visit: Visit) -> Visit:
-    return Visit.objects.select_for_update().get(pk=visit.pk)
+    return visit_refetch(visit.pk)
 
 
 @transaction.atomic
 def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") -> Visit:
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     if not actor.is_provider or visit.provider_id != actor.provider.pk:
         raise NotAllowed("Only the visit's provider completes it.")
     if visit.status != VisitStatus.IN_PROGRESS:
@@ -439,7 +404,7 @@ def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") 
     Visit.objects.filter(pk=visit.pk).update(
         status=VisitStatus.COMPLETED, actual_end=now, notes=sanitise_html(notes), modified=now
     )
-    _transitioned(
+    transition_record(
         visit=visit,
         from_status=VisitStatus.IN_PROGRESS,
         to_status=VisitStatus.COMPLETED,
@@ -448,62 +413,122 @@ def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") 
         at=now,
         appointment_changes={"actual_end": now},
     )
-    if visit.appointment_id:
-        summaries.summary_request_for(visit_id=visit.appointment_id)
-    summaries.summary_request_for(visit_id=visit.pk)
-    return _refetch(visit.pk)
+    return visit_refetch(visit.pk)
 
 
-def _may_close(*, actor: User, visit: Visit) -> bool:
-    if is_staff_user(actor):
-        return True
+PATIENT_REASONS = (
+    CloseReason.PATIENT_END_CALL,
+    CloseReason.PATIENT_EXIT_ROOM,
+    CloseReason.CALL_ENDED,
+    CloseReason.PATIENT_CANCEL_APPOINTMENT,
+)
+
+
+def _waited_past_limit(visit: Visit, *, now: dt.datetime) -> bool:
+    limit = visit.room.max_waiting_time
+    return (
+        visit.type in QUEUE_TYPES
+        and visit.status == VisitStatus.WAITING
+        and limit is not None
+        and now - visit.created >= dt.timedelta(seconds=limit)
+    )
+
+
+def visit_close_reasons(*, actor: User, visit: Visit) -> list[str]:
+    """The reasons `actor` may close `visit` with; none when they may not close it.
+
+    Patients close their own visits with the patient app's reasons, and with the max-wait reason only
+    once the room's limit has really passed. Providers close the visits they hold, and waiting patients
+    of their rooms' queues nobody holds, with the providers' reasons. The front desk closes what has
+    not started (a patient who left, an appointment cancelled by phone), never a visit in progress.
+    Clinic admins close any visit with the patient app's reasons (and force-cancel through delete)."""
     if actor.is_member:
-        return visit.member_id == actor.member.pk
+        if visit.member_id != actor.member.pk:
+            return []
+        reasons = list(PATIENT_REASONS)
+        if _waited_past_limit(visit, now=timezone.now()):
+            reasons.append(CloseReason.MAX_WAITING_TIME_REACHED)
+        return reasons
+    if actor.has_perm("visits.view_all_visits"):
+        return list(PATIENT_REASONS)
+    if is_staff_user(actor):
+        if visit.status != VisitStatus.WAITING:
+            return []
+        if visit.type == VisitType.SCHEDULED:
+            return [CloseReason.PATIENT_CANCEL_APPOINTMENT]
+        return [CloseReason.PATIENT_EXIT_ROOM]
     if actor.is_provider:
-        return (
-            visit.provider_id == actor.provider.pk or actor.provider.rooms.filter(pk=visit.room_id).exists()
+        provider = actor.provider
+        holds = visit.provider_id == provider.pk
+        unheld_in_my_queue = (
+            visit.provider_id is None
+            and visit.status == VisitStatus.WAITING
+            and visit.type in QUEUE_TYPES
+            and provider.rooms.filter(pk=visit.room_id).exists()
         )
-    return False
+        return list(PROVIDER_CLOSE_REASONS) if holds or unheld_in_my_queue else []
+    return []
 
 
 @transaction.atomic
-def visit_close(*, account: Account, actor: User, visit_id, reason: str) -> tuple[Visit, bool]:
-    """Close or cancel a visit. Returns the visit and whether this call changed it."""
-    if reason not in CLIENT_CLOSE_REASONS:
+def visit_close(
+    *, account: Account, actor: User, visit_id, reason: str, note: str = ""
+) -> tuple[Visit, bool]:
+    """Close or cancel a visit. Returns the visit and whether this call changed it. A visit already
+    closed is answered as it is, whoever asks; `visit_close_reasons` decides the rest."""
+    if reason not in CloseReason.values or reason == CloseReason.FORCE_CANCELLED:
         raise InvalidInput.field("reason", f"Must be one of: {', '.join(CLIENT_CLOSE_REASONS)}.")
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
-    if not _may_close(actor=actor, visit=visit):
-        raise NotAllowed("You may not close this visit.")
-    return _close_locked(visit=visit, actor=actor, reason=reason)
-
-
-def _close_locked(*, visit: Visit, actor: User | None, reason: str) -> tuple[Visit, bool]:
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     if visit.status == VisitStatus.CANCELLED:
-        return _refetch(visit.pk), False
+        return visit_refetch(visit.pk), False
+    allowed = visit_close_reasons(actor=actor, visit=visit)
+    if not allowed:
+        raise NotAllowed("You may not close this visit.")
+    if reason not in allowed:
+        if reason == CloseReason.MAX_WAITING_TIME_REACHED and actor.is_member:
+            raise Conflict(
+                "The room's maximum waiting time has not passed for this visit.",
+                errors={"reason": ["The maximum waiting time has not passed."]},
+            )
+        raise NotAllowed(
+            f"You may not close this visit as {CloseReason(reason).label.lower()!r}.",
+            errors={"reason": [f"Allowed: {', '.join(allowed)}."]},
+        )
+    return _close_locked(visit=visit, actor=actor, reason=reason, note=note)
+
+
+def _close_locked(*, visit: Visit, actor: User | None, reason: str, note: str = "") -> tuple[Visit, bool]:
+    if visit.status == VisitStatus.CANCELLED:
+        return visit_refetch(visit.pk), False
     if visit.status == VisitStatus.COMPLETED:
         raise Conflict("The visit is already completed; it cannot be closed.", errors={"id": ["Completed."]})
     now = timezone.now()
-    changes = {"status": VisitStatus.CANCELLED, "close_reason": reason, "closed_by": actor, "modified": now}
+    changes = {
+        "status": VisitStatus.CANCELLED,
+        "close_reason": reason,
+        "close_note": note.strip()[:500],
+        "closed_by": actor,
+        "modified": now,
+    }
     if visit.status == VisitStatus.IN_PROGRESS:
         changes["actual_end"] = now
     Visit.objects.filter(pk=visit.pk).update(**changes)
-    _event(
-        visit_id=visit.pk,
+    transition_record(
+        visit=visit,
         from_status=visit.status,
         to_status=VisitStatus.CANCELLED,
         actor=actor,
         reason=reason,
         at=now,
     )
-    summaries.summary_request_for(visit_id=visit.pk)
-    return _refetch(visit.pk), True
+    return visit_refetch(visit.pk), True
 
 
 @transaction.atomic
 def visit_force_cancel(*, account: Account, actor: User, visit_id) -> tuple[Visit, bool]:
     if not actor.has_perm("visits.force_cancel_visit"):
         raise NotAllowed("Only a clinic admin may force-cancel a visit.")
-    visit = _lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     return _close_locked(visit=visit, actor=actor, reason=CloseReason.FORCE_CANCELLED)
 
 
@@ -570,16 +595,12 @@ def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OV
                     ),
                 )
                 ids = [row[0] for row in cursor.fetchall()]
-            VisitEvent.objects.bulk_create(
-                VisitEvent(
-                    visit_id=visit_id,
-                    from_status=VisitStatus.WAITING,
-                    to_status=VisitStatus.CANCELLED,
-                    actor=None,
-                    reason=CloseReason.MAX_WAITING_TIME_REACHED,
-                    created=now,
-                )
-                for visit_id in ids
+            transitions_record_bulk(
+                visit_ids=ids,
+                from_status=VisitStatus.WAITING,
+                to_status=VisitStatus.CANCELLED,
+                reason=CloseReason.MAX_WAITING_TIME_REACHED,
+                at=now,
             )
         closed += len(ids)
         if not ids:

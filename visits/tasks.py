@@ -3,8 +3,10 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from visits import attachments, summaries
+from visits import attachments
 from visits.services import visits_close_overdue
+from visits.summaries import exports
+from visits.summaries import services as summary_services
 
 # The beat's clean-ups: storage or the database failing for a moment is worth a retry.
 CLEANUP = {
@@ -32,7 +34,7 @@ def attachments_cleanup() -> int:
 )
 def render_visit_summary(visit_id: int) -> str | None:
     """Render a visit's PDF summary unless the stored one is current; a failure is retried with backoff."""
-    summary = summaries.summary_render(visit_id=visit_id)
+    summary = summary_services.summary_render(visit_id=visit_id)
     return summary.status if summary else None
 
 
@@ -45,7 +47,7 @@ def render_visit_summary(visit_id: int) -> str | None:
 )
 def build_summary_export(export_id: str) -> str | None:
     """Zip the summaries of a bulk export, counting progress as it goes."""
-    export = summaries.export_build(export_id=export_id)
+    export = exports.export_build(export_id=export_id)
     return export.status if export else None
 
 
@@ -64,4 +66,4 @@ def close_overdue_visits() -> int:
 @shared_task(**CLEANUP)
 def summary_exports_cleanup() -> int:
     """Beat, daily: bulk export ZIPs are removed once they are older than SUMMARY_EXPORT_TTL."""
-    return summaries.exports_cleanup()
+    return exports.exports_cleanup()

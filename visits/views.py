@@ -102,6 +102,7 @@ def _card(visit, *, data=None, error: str = "", form_name: str = "") -> dict:
         "visit": visit,
         "complete_form": VisitCompleteForm(data if form_name == "complete" else None, visit_id=visit.pk),
         "close_form": VisitCloseForm(data if form_name == "close" else None, visit_id=visit.pk),
+        "call_url": visit.meeting_link("provider"),
         "error": error,
     }
 
@@ -238,6 +239,7 @@ def close(request, visit_id: int):
             actor=request.user,
             visit_id=visit_id,
             reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
         )
     except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
         return _card_after_error(request, visit_id, form_name="close", error=str(exc))

@@ -9,8 +9,10 @@ from django.urls import reverse
 
 from tests.clinic.factories import AccountFactory, MemberFactory, RoomFactory, clinic_admin_user
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
-from visits import summaries
+from visits import analytics, selectors
 from visits.models import SummaryDownload, SummaryExport, VisitSummary
+from visits.summaries import exports
+from visits.summaries import services as summary_services
 
 pytestmark = pytest.mark.usefixtures("media")
 
@@ -192,13 +194,13 @@ def test_wait_figures_by_room(admin_client, clinic):
 
 
 def test_wait_figures_in_the_database_match_the_portable_fallback(clinic, account, clinic_admin):
-    visits = summaries.admin_visit_search(account=account, user=clinic_admin)
-    waited = summaries.with_wait(visits.order_by().filter(type__in=(1, 3))).filter(
+    visits = selectors.admin_visit_search(account=account, user=clinic_admin)
+    waited = analytics.with_wait(visits.order_by().filter(type__in=(1, 3))).filter(
         started_at__isnull=False, queued_at__isnull=False
     )
-    in_python = summaries.wait_stats_in_python(waited)
-    assert summaries.wait_stats(visits) == in_python
-    assert summaries.percentile_cont([120, 240, 600], 0.9) == 528
+    in_python = analytics.wait_stats_in_python(waited)
+    assert analytics.wait_stats(visits) == in_python
+    assert analytics.percentile_cont([120, 240, 600], 0.9) == 528
 
 
 @pytest.mark.usefixtures("eager_celery")
@@ -234,7 +236,7 @@ def test_download_pdf_cell_polls_then_links(
 
 
 def test_rows_show_ready_summaries_as_links(admin_client, clinic):
-    summaries.summary_render(visit_id=clinic["pat1"].pk)
+    summary_services.summary_render(visit_id=clinic["pat1"].pk)
     html = admin_client.get(PAGE, {"patient": "P-1001"}).content.decode()
     assert reverse("visits:admin-summary-download", args=[clinic["pat1"].pk]) in html
     assert reverse("visits:admin-summary-request", args=[clinic["pat2"].pk]) in html
@@ -279,17 +281,17 @@ def test_export_progress_is_counted(clinic, account, clinic_admin):
         account=account, requested_by=clinic_admin, visit_ids=[clinic["pat1"].pk, 999999], total=2
     )
     seen = []
-    original = summaries.summary_render
+    original = summary_services.summary_render
 
     def spy(**kwargs):
         seen.append(SummaryExport.objects.get(pk=export.pk).done)
         return original(**kwargs)
 
-    summaries.summary_render = spy
+    exports.summary_render = spy
     try:
-        summaries.export_build(export_id=export.pk)
+        exports.export_build(export_id=export.pk)
     finally:
-        summaries.summary_render = original
+        exports.summary_render = original
     export.refresh_from_db()
     assert seen == [0]  # progress before the first render
     assert (export.status, export.done, export.total) == ("ready", 2, 2)  # an unknown id is skipped
@@ -311,7 +313,7 @@ def test_another_account_cannot_touch_our_visits_or_exports(client, clinic, acco
 
 def test_the_page_runs_a_fixed_number_of_queries(admin_client, clinic, django_assert_max_num_queries):
     for key in ("pat1", "ada1"):
-        summaries.summary_render(visit_id=clinic[key].pk)
+        summary_services.summary_render(visit_id=clinic[key].pk)
     admin_client.get(PAGE)
     # Session, user, permissions (2), account, zone, count, rows, summaries, status counts, waits,
     # the nav's provider check and the two filter dropdowns.
@@ -350,7 +352,7 @@ def test_old_export_zips_are_removed_and_recent_ones_kept(clinic, account, clini
         export = SummaryExport.objects.create(
             account=account, requested_by=clinic_admin, visit_ids=[clinic["pat1"].pk], total=1
         )
-        return summaries.export_build(export_id=export.pk)
+        return exports.export_build(export_id=export.pk)
 
     old, recent = built_export(), built_export()
     SummaryExport.objects.filter(pk=old.pk).update(
@@ -359,7 +361,7 @@ def test_old_export_zips_are_removed_and_recent_ones_kept(clinic, account, clini
     storage = old.file.storage
     assert storage.exists(old.file.name)
 
-    assert summaries.exports_cleanup() == 1
+    assert exports.exports_cleanup() == 1
 
     assert list(SummaryExport.objects.values_list("pk", flat=True)) == [recent.pk]
     assert not storage.exists(old.file.name)

@@ -279,7 +279,7 @@ def test_close_requires_a_reason(dr_lee, room, provider):
     response = dr_lee.post(reverse("visits:close", args=[visit.pk]), {"reason": ""}, **HTMX)
     html = response.content.decode()
     assert f'id="in-progress-{visit.pk}"' in html
-    assert "This field is required." in html
+    assert "Choose why the visit ends." in html
     assert Visit.objects.get(pk=visit.pk).status == VisitStatus.IN_PROGRESS
 
     closed = dr_lee.post(reverse("visits:close", args=[visit.pk]), {"reason": "call_ended"}, **HTMX)

@@ -78,13 +78,25 @@ def test_a_changed_visit_answers_202_until_rendered_again(
         admin_api.get(_path(visit))
     assert admin_api.get(_path(visit)).status_code == 200
 
-    changed = member_api.post(f"intakes/{visit.intake_id}", {"custom_symptoms_duration": "5 days"})
-    assert changed.status_code == 200
+    visit.member.last_name = "Jones-Okafor"
+    visit.member.save()
     with django_capture_on_commit_callbacks(execute=True):
         assert admin_api.get(_path(visit)).status_code == 202
     again = admin_api.get(_path(visit))
     assert again.status_code == 200
-    assert "5 days" in pdf_text(_content(again))
+    assert "Jones-Okafor" in pdf_text(_content(again))
+
+
+def test_the_intake_of_an_ended_visit_is_read_only_and_the_summary_stays(
+    django_capture_on_commit_callbacks, visit, admin_api, member_api
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_api.get(_path(visit))
+    rewritten = member_api.post(f"intakes/{visit.intake_id}", {"reason_for_visit": "Something else"})
+    assert rewritten.status_code == 409
+    assert rewritten.json()["errors"] == {"id": ["The visit has ended."]}
+    assert admin_api.get(_path(visit)).status_code == 200  # still current: nothing changed
+    assert "Something else" not in pdf_text(_content(admin_api.get(_path(visit))))
 
 
 def test_completing_through_the_api_renders_in_the_background(

@@ -9,8 +9,10 @@ import pytest
 
 from tests.clinic.factories import RoomFactory
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
-from visits import summaries
 from visits.models import Attachment, Visit, VisitSummary
+from visits.summaries import render as summary_pdf
+from visits.summaries import selectors as summary_selectors
+from visits.summaries import services as summary_services
 
 pytestmark = pytest.mark.usefixtures("media")
 
@@ -23,7 +25,7 @@ def squashed(text: str) -> str:
 
 
 def _render(visit) -> str:
-    summary = summaries.summary_render(visit_id=visit.pk)
+    summary = summary_services.summary_render(visit_id=visit.pk)
     with summary.file.open("rb") as handle:
         return pdf_text(handle.read())
 
@@ -112,7 +114,7 @@ def test_attachments_are_listed_with_image_thumbnails_from_storage(
     report.file.save("y", ContentFile(b"%PDF-1.4 stub"), save=True)
 
     fetched = []
-    original = summaries.local_only_fetcher
+    original = summary_pdf.local_only_fetcher
 
     def spy(attachments=None):
         fetcher = original(attachments)
@@ -126,8 +128,8 @@ def test_attachments_are_listed_with_image_thumbnails_from_storage(
         fetcher.fetch = recording
         return fetcher
 
-    monkeypatch.setattr(summaries, "local_only_fetcher", spy)
-    summary = summaries.summary_render(visit_id=visit.pk)
+    monkeypatch.setattr(summary_pdf, "local_only_fetcher", spy)
+    summary = summary_services.summary_render(visit_id=visit.pk)
     with summary.file.open("rb") as handle:
         pdf = handle.read()
     text = pdf_text(pdf)
@@ -184,12 +186,12 @@ def test_html_in_notes_cannot_inject_script_or_remote_fetches(remote_server, acc
 
 def test_the_fetcher_refuses_remote_and_non_static_urls(remote_server, settings):
     base, hits = remote_server
-    fetcher = summaries.local_only_fetcher()
+    fetcher = summary_pdf.local_only_fetcher()
     html = (
         f'<link rel="stylesheet" href="{base}/evil.css"><img src="{base}/pixel.png">'
         '<img src="file:///etc/passwd"><link rel="stylesheet" href="css/summary.css"><p>Hello</p>'
     )
-    pdf = summaries.html_to_pdf(html, fetcher=fetcher)
+    pdf = summary_pdf.html_to_pdf(html, fetcher=fetcher)
     assert "Hello" in pdf_text(pdf)
     assert hits == []
     assert f"{base}/evil.css" in fetcher.refused and f"{base}/pixel.png" in fetcher.refused
@@ -203,31 +205,26 @@ def test_the_fetcher_refuses_remote_and_non_static_urls(remote_server, settings)
 def test_render_is_idempotent_and_stable_and_rerenders_when_the_visit_changed(
     account, room, member, provider
 ):
-    from visits import services
-
     visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
-    first = summaries.summary_render(visit_id=visit.pk)
+    first = summary_services.summary_render(visit_id=visit.pk)
     rendered_at, name = first.rendered, first.file.name
     assert name == f"summaries/{account.pk}/visit-{visit.pk}.pdf"
 
-    again = summaries.summary_render(visit_id=visit.pk)
+    again = summary_services.summary_render(visit_id=visit.pk)
     assert again.rendered == rendered_at  # nothing changed: not rendered again
 
-    services.intake_update(
-        account=account,
-        actor=member.user,
-        intake_id=visit.intake_id,
-        fields={},
-        custom={"custom_symptoms_duration": "3 days"},
-    )
+    member.last_name = "Jones-Okafor"  # the patient's record is corrected; the intake is closed
+    member.save()
     visit = Visit.objects.with_related().get(pk=visit.pk)
-    assert not summaries.summary_is_current(summary=VisitSummary.objects.get(visit=visit), visit=visit)
-    third = summaries.summary_render(visit_id=visit.pk)
+    assert not summary_selectors.summary_is_current(
+        summary=VisitSummary.objects.get(visit=visit), visit=visit
+    )
+    third = summary_services.summary_render(visit_id=visit.pk)
     assert third.rendered > rendered_at
     assert third.file.name == name  # the same stable name, overwritten
     with third.file.open("rb") as handle:
         text = pdf_text(handle.read())
-    assert "3 days" in text and "2 weeks" not in text
+    assert "Jones-Okafor" in text
 
 
 @pytest.mark.usefixtures("eager_celery")
@@ -238,7 +235,9 @@ def test_completing_a_visit_renders_its_summary_in_the_background(
         visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
     summary = VisitSummary.objects.get(visit=visit)
     assert summary.status == VisitSummary.Status.READY
-    assert summaries.summary_is_current(summary=summary, visit=Visit.objects.with_related().get(pk=visit.pk))
+    assert summary_selectors.summary_is_current(
+        summary=summary, visit=Visit.objects.with_related().get(pk=visit.pk)
+    )
 
 
 @pytest.mark.usefixtures("eager_celery")
@@ -259,9 +258,9 @@ def test_closing_a_waiting_visit_renders_its_summary(
 
 
 def test_custom_field_labels():
-    assert summaries.custom_field_label("custom_symptoms_duration") == "Symptoms duration"
-    assert summaries.custom_field_label("custom_is_allergic") == "Is allergic"
-    assert summaries.custom_field_label("favourite-colour") == "Favourite colour"
+    assert summary_pdf.custom_field_label("custom_symptoms_duration") == "Symptoms duration"
+    assert summary_pdf.custom_field_label("custom_is_allergic") == "Is allergic"
+    assert summary_pdf.custom_field_label("favourite-colour") == "Favourite colour"
 
 
 @pytest.mark.parametrize(("size", "width_pt"), [("Letter", 612), ("A4", 595)])
@@ -270,7 +269,7 @@ def test_page_size_is_a_setting(settings, account, room, member, provider, size,
 
     settings.VISIT_SUMMARY_PAGE_SIZE = size
     visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
-    pdf = summaries.render_summary_pdf(Visit.objects.with_related().get(pk=visit.pk))
+    pdf = summary_pdf.render_summary_pdf(Visit.objects.with_related().get(pk=visit.pk))
     assert round(float(PdfReader(io.BytesIO(pdf)).pages[0].mediabox.width)) == width_pt
 
 

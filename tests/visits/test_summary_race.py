@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 
 from tests.visits.summary_factories import media, walk_through  # noqa: F401
-from visits import summaries
 from visits.models import VisitSummary
+from visits.summaries import render as summary_pdf
+from visits.summaries import services as summary_services
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -24,19 +25,19 @@ def test_simultaneous_renders_write_once(monkeypatch, settings, account, room, m
     )
     VisitSummary.objects.filter(visit=visit).delete()
     both_rendered = threading.Barrier(2, timeout=30)
-    render = summaries.render_summary_pdf
+    render = summary_pdf.render_summary_pdf
 
     def render_then_wait(v):
         pdf = render(v)
         both_rendered.wait()  # neither stores until both have rendered: the worst overlap
         return pdf
 
-    monkeypatch.setattr(summaries, "render_summary_pdf", render_then_wait)
+    monkeypatch.setattr(summary_services, "render_summary_pdf", render_then_wait)
     results, errors = [], []
 
     def worker():
         try:
-            results.append(summaries.summary_render(visit_id=visit.pk))
+            results.append(summary_services.summary_render(visit_id=visit.pk))
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:

@@ -55,6 +55,7 @@ def test_visit_object_has_every_field_of_the_contract(member_api, intake, consul
         "inviting_visit_id",
         "created",
         "modified",
+        "meeting",
     }
     assert isinstance(data["id"], str) and isinstance(data["start"], int)
     assert data["member"]["code"] == intake.member.code
@@ -103,15 +104,6 @@ def test_add_walkin_with_an_intake_of_another_room_is_400(member_api, intake, ac
     response = member_api.post("visits/add_walkin", {"intake_id": str(intake.pk), "room_code": other.code})
     assert response.status_code == 400
     assert "intake_id" in response.json()["errors"]
-
-
-def test_add_walkin_refuses_provider_id_without_an_appointment(member_api, intake, provider):
-    response = member_api.post(
-        "visits/add_walkin",
-        {"intake_id": str(intake.pk), "room_code": intake.room.code, "provider_id": provider.pk},
-    )
-    assert response.status_code == 400
-    assert "provider_id" in response.json()["errors"]
 
 
 def test_staff_add_a_walkin_for_a_patient_by_member_id(front_desk_api, room, member):
@@ -210,7 +202,6 @@ def test_completing_a_waiting_visit_is_409_and_changes_nothing(member_api, provi
         "patient_exit_room",
         "call_ended",
         "patient_cancel_appointment",
-        "max_waiting_time_reached",
     ],
 )
 def test_each_close_reason_closes_a_waiting_visit(member_api, intake, member, reason):

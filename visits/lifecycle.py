@@ -1,0 +1,110 @@
+"""The visit lifecycle's public surface, shared by `visits` and `scheduling`.
+
+Every visit is created, locked and moved from status to status through these functions, so that each
+change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`).
+Lock order when several rows are locked: visit, then provider, then room.
+"""
+
+import datetime as dt
+
+from visits.models import Visit, VisitEvent, VisitStatus
+from visits.summaries.services import summary_request_for
+
+ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
+
+
+def visit_refetch(visit_id: int) -> Visit:
+    """The visit as the API and pages show it, read again after a write."""
+    return Visit.objects.with_related().get(pk=visit_id)
+
+
+def visit_lock(visit: Visit) -> Visit:
+    """Lock the visit's row for the rest of the transaction and read its current state."""
+    return Visit.objects.select_for_update().get(pk=visit.pk)
+
+
+def event_record(
+    *,
+    visit_id: int,
+    from_status: int | None,
+    to_status: int,
+    actor,
+    reason: str,
+    at: dt.datetime,
+) -> VisitEvent:
+    """One row of a visit's timeline: a status change, or a change within a status (`from == to`)."""
+    return VisitEvent.objects.create(
+        visit_id=visit_id,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        created=at,
+    )
+
+
+def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
+    """Create a visit with its 'created' event."""
+    visit = Visit.objects.create(created_by=actor, **fields)
+    event_record(
+        visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at
+    )
+    return visit
+
+
+def transition_record(
+    *,
+    visit: Visit,
+    from_status: int,
+    to_status: int,
+    actor,
+    reason: str,
+    at: dt.datetime,
+    appointment_changes: dict | None = None,
+) -> None:
+    """Record a status change the caller has just written. With `appointment_changes`, the appointment
+    this visit started moves with it (and gets those field changes)."""
+    event_record(
+        visit_id=visit.pk, from_status=from_status, to_status=to_status, actor=actor, reason=reason, at=at
+    )
+    ended = [visit.pk] if to_status in ENDED_STATUSES else []
+    if visit.appointment_id and appointment_changes is not None:
+        if to_status in ENDED_STATUSES:
+            # The session's summary and the appointment's both show this session's notes.
+            ended.insert(0, visit.appointment_id)
+        moved = Visit.objects.filter(pk=visit.appointment_id, status=from_status).update(
+            status=to_status, modified=at, **appointment_changes
+        )
+        if moved:
+            event_record(
+                visit_id=visit.appointment_id,
+                from_status=from_status,
+                to_status=to_status,
+                actor=actor,
+                reason="session " + VisitStatus(to_status).label,
+                at=at,
+            )
+    _announce(ended_visit_ids=ended)
+
+
+def transitions_record_bulk(
+    *, visit_ids: list[int], from_status: int, to_status: int, reason: str, at: dt.datetime
+) -> None:
+    """The system's set-based changes (the overdue closer): one event row per visit, in one insert."""
+    VisitEvent.objects.bulk_create(
+        VisitEvent(
+            visit_id=visit_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor=None,
+            reason=reason,
+            created=at,
+        )
+        for visit_id in visit_ids
+    )
+
+
+def _announce(*, ended_visit_ids: list[int]) -> None:
+    """What follows a recorded change: an ended visit's PDF summary is requested (rendered after commit)."""
+    for visit_id in ended_visit_ids:
+        summary_request_for(visit_id=visit_id)
