@@ -16,7 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
-    path("push/", include("push.urls")),
     path(
         "api/v3/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -6,7 +6,8 @@ import logging
 import weakref
 from collections import defaultdict
 
-from push.backends import Backend, Reader, backend
+from push.backends import backend
+from push.backends.base import Backend, Reader
 from push.events import Audience, Event
 
 log = logging.getLogger(__name__)

@@ -2,14 +2,14 @@
 
 - a name starting with `_` is private to its module: no other module imports it;
 - the project's modules import each other without a circle, lazy imports inside functions included;
-- the apps import one way, scheduling -> visits -> clinic; only the project layer imports every app.
+- the apps import one way, scheduling -> visits -> push -> clinic; only the project layer imports every app.
 """
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("clinic", "visits", "scheduling")
+APPS = ("clinic", "push", "visits", "scheduling")
 
 
 def _modules() -> dict[str, Path]:
@@ -85,7 +85,12 @@ def test_no_import_circle_among_the_apps_modules():
 # May import every app: the URL configurations and the demo data. Nothing imports them.
 PROJECT_LAYER = {"clinic.urls", "clinic.api_urls", "clinic.demo", "clinic.management.commands.seed_demo"}
 # The apps each app may import, besides itself.
-LOWER_APPS = {"clinic": set(), "visits": {"clinic"}, "scheduling": {"clinic", "visits"}}
+LOWER_APPS = {
+    "clinic": set(),
+    "push": {"clinic"},
+    "visits": {"clinic", "push"},
+    "scheduling": {"clinic", "visits", "push"},
+}
 
 
 def test_the_apps_import_one_way():

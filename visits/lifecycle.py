@@ -1,13 +1,19 @@
 """The visit lifecycle's public surface, shared by `visits` and `scheduling`.
 
 Every visit is created, locked and moved from status to status through these functions, so that each
-change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`).
+change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`):
+the summary of a visit that ended, and the live push of every queue change (a patient joins, is accepted,
+leaves, is closed by the system), sent after commit.
 Lock order when several rows are locked: visit, then provider, then room.
 """
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 
-from visits.models import Visit, VisitEvent, VisitStatus
+from push.events import EventKind
+from push.services import publish_on_commit
+from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus
 from visits.summaries.services import summary_request_for
 
 ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
@@ -49,6 +55,7 @@ def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
     event_record(
         visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at
     )
+    _announce(ended_visit_ids=[], queues=_queue_of(visit, from_status=None, to_status=visit.status))
     return visit
 
 
@@ -84,7 +91,7 @@ def transition_record(
                 reason="session " + VisitStatus(to_status).label,
                 at=at,
             )
-    _announce(ended_visit_ids=ended)
+    _announce(ended_visit_ids=ended, queues=_queue_of(visit, from_status=from_status, to_status=to_status))
 
 
 def transitions_record_bulk(
@@ -102,9 +109,31 @@ def transitions_record_bulk(
         )
         for visit_id in visit_ids
     )
+    if visit_ids and _queue_moves(from_status, to_status):
+        rooms = Visit.objects.filter(pk__in=visit_ids, type__in=QUEUE_TYPES).values_list(
+            "account_id", "room_id"
+        )
+        _announce(ended_visit_ids=[], queues=rooms.distinct())
 
 
-def _announce(*, ended_visit_ids: list[int]) -> None:
-    """What follows a recorded change: an ended visit's PDF summary is requested (rendered after commit)."""
+def _queue_moves(from_status: int | None, to_status: int) -> bool:
+    """Whether a change of status moves a walk-in or e-consult into or out of its room's queue."""
+    return from_status != to_status and VisitStatus.WAITING in (from_status, to_status)
+
+
+def _queue_of(visit: Visit, *, from_status: int | None, to_status: int) -> list[tuple[int, int]]:
+    """The (account, room) whose queue this change of `visit` alters, if any."""
+    moves = visit.type in QUEUE_TYPES and _queue_moves(from_status, to_status)
+    return [(visit.account_id, visit.room_id)] if moves else []
+
+
+def _announce(*, ended_visit_ids: list[int], queues: Iterable[tuple[int, int]]) -> None:
+    """What follows a recorded change, after commit: an ended visit's PDF summary is requested; the
+    changed queues (account, room) are pushed, one event per account naming its rooms."""
     for visit_id in ended_visit_ids:
         summary_request_for(visit_id=visit_id)
+    rooms_by_account = defaultdict(set)
+    for account_id, room_id in queues:
+        rooms_by_account[account_id].add(room_id)
+    for account_id, room_ids in rooms_by_account.items():
+        publish_on_commit(kind=EventKind.QUEUE, account_id=account_id, room_ids=room_ids)

@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from clinic.errors import NotAllowed, NotFound
 from clinic.models import Account, Provider, ProviderLicense, Room, User
+from push.events import Audience
 from visits.models import (
     QUEUE_TYPES,
     Attachment,
@@ -31,6 +32,21 @@ def _as_int(value) -> int | None:
 def is_staff_user(user: User) -> bool:
     """Front desk and clinic admins: they see every visit of their account."""
     return user.has_perm("visits.book_appointment") or user.has_perm("visits.view_all_visits")
+
+
+def queue_audience(*, user: User) -> Audience | None:
+    """Whose queue changes a user hears on the event stream: a provider's rooms'; every room's of their
+    account for the front desk and clinic admins (the clinic board); nobody else's."""
+    if not user.is_authenticated or user.account_id is None:
+        return None
+    if is_staff_user(user):
+        return Audience(account_id=user.account_id, room_ids=None)
+    if user.is_provider and user.has_perm("visits.accept_visit"):
+        rooms = Provider.rooms.through.objects.filter(
+            provider__user=user, provider__account_id=user.account_id, room__account_id=user.account_id
+        ).values_list("room_id", flat=True)
+        return Audience(account_id=user.account_id, room_ids=frozenset(rooms))
+    return None
 
 
 def visits_visible_to(*, account: Account, user: User) -> QuerySet[Visit]:

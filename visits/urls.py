@@ -20,6 +20,7 @@ urlpatterns += [
 urlpatterns += [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/queues/", views.queues, name="queues"),
+    path("dashboard/events/", views.queue_events, name="queue-events"),
     path("dashboard/in-progress/", views.in_progress, name="in-progress"),
     path("dashboard/today/", views.today, name="today"),
     path("dashboard/visits/<int:visit_id>/", views.visit_detail, name="detail"),

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from push import streams
 from visits import selectors, services
 from visits.dashboard_forms import VisitCloseForm, VisitCompleteForm
 from visits.html import sanitise_html
@@ -158,6 +159,15 @@ def queues(request):
 @provider_required
 def _queues_changed(request, state: selectors.QueueState):
     return _render(request, f"{DASHBOARD}#queues", _queues_context(request, state))
+
+
+@require_GET
+async def queue_events(request):
+    """The queues' event stream (async, served under ASGI): the dashboard reloads its queues when told
+    they changed. No patient data travels on it; the reload is the audited queue partial above."""
+    return await streams.stream_response(
+        request, audience_of=lambda user: selectors.queue_audience(user=user)
+    )
 
 
 @require_GET

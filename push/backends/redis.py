@@ -5,7 +5,7 @@ pattern-subscribes once and fans the events out to its open streams."""
 import redis
 import redis.asyncio
 
-from push.backends import Backend, Reader, Replay
+from push.backends.base import Backend, Reader, Replay
 from push.events import ORIGIN, Event, id_key
 
 _PUBLISH = """

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from push.backends import Backend, Reader, Replay
+from push.backends.base import Backend, Reader, Replay
 from push.events import ORIGIN, Event, id_key
 
 # AUTOINCREMENT: ids are never reused after the retention's deletes, so they stay in order.

@@ -16,12 +16,13 @@ from django.db import connection
 from django.test import AsyncClient, Client
 
 from push.backends import backend
-from push.events import Event, EventKind
+from push.events import ORIGIN, Event, EventKind
 from push.services import publish_on_commit
 from tests.conftest import PUSH_TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-QUIET = ["--no-access-log", "--log-level", "warning"]
+# A restart must not wait for the open streams to end by themselves.
+QUIET = ["--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "1"]
 
 
 def _redis_url(settings) -> str:
@@ -103,7 +104,7 @@ class Stream:
         raise AssertionError(f"unexpected event {frame}")
 
 
-async def open_stream(user, *, url: str = "/push/stream/", **headers) -> Stream:
+async def open_stream(user, *, url: str = "/dashboard/events/", **headers) -> Stream:
     """The stream as `user` (None: anonymous) sees it, through Django's ASGI request path."""
     client = AsyncClient()
     if user is not None:
@@ -119,9 +120,51 @@ async def open_stream(user, *, url: str = "/push/stream/", **headers) -> Stream:
 
 
 class WebNode:
-    def __init__(self, process: subprocess.Popen, url: str):
-        self.process = process
-        self.url = url
+    """One uvicorn process serving the app; `stop()` and `start()` again on the same port (a restart)."""
+
+    def __init__(self, environ: dict[str, str]):
+        self.environ = environ
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "WebNode":
+        # Bound here and handed over: a free port without a race, and the same one after a restart.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "clinic.asgi:application", "--fd", str(sock.fileno()), *QUIET],
+            cwd=ROOT,
+            env=self.environ,
+            pass_fds=(sock.fileno(),),
+        )
+        sock.close()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=2):
+                    return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"web node on port {self.port} did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
     def api(self, path: str, *, account_code: str, token: str, data: dict) -> dict:
         request = urllib.request.Request(
@@ -144,7 +187,7 @@ def _database_url() -> str:
 @pytest.fixture
 def web_nodes(transactional_db, settings):
     """Start uvicorn nodes serving the app against this test's database and Redis:
-    `node = web_nodes(QUEUE_REFRESH_SECONDS="1")`. Each listens on a socket bound here to a free port."""
+    `node = web_nodes(QUEUE_REFRESH_SECONDS="1")`, each on a free port."""
     settings.PUSH_URL = _redis_url(settings)
     environ = {
         **os.environ,
@@ -156,37 +199,13 @@ def web_nodes(transactional_db, settings):
     nodes = []
 
     def start(**extra_environ: str) -> WebNode:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        port = sock.getsockname()[1]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "clinic.asgi:application", "--fd", str(sock.fileno()), *QUIET],
-            cwd=ROOT,
-            env={**environ, **extra_environ},
-            pass_fds=(sock.fileno(),),
-        )
-        sock.close()
-        node = WebNode(process, f"http://127.0.0.1:{port}")
+        node = WebNode({**environ, **extra_environ})
         nodes.append(node)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{node.url}/login/", timeout=2):
-                    return node
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"web node on port {port} did not start") from None
-                time.sleep(0.1)
+        return node.start()
 
     yield start
     for node in nodes:
-        node.process.terminate()
-    for node in nodes:
-        try:
-            node.process.wait(10)
-        except subprocess.TimeoutExpired:
-            node.process.kill()
+        node.stop()
 
 
 @pytest.fixture
@@ -213,3 +232,26 @@ def node_page(chromium):
     yield open_as
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def queue_pushes(settings, tmp_path, django_capture_on_commit_callbacks):
+    """Run a change as committed and return the queue events it published, as (account, rooms) pairs:
+    `pushes = queue_pushes(lambda: services.visit_accept(...))`."""
+    settings.PUSH_URL = f"sqlite:///{tmp_path / 'push.sqlite3'}"
+
+    def run(change) -> list[tuple[int, set[int]]]:
+        log = backend()
+        with django_capture_on_commit_callbacks(execute=True):
+            change()
+        conn = log.connect()
+        try:
+            rows = conn.execute("SELECT body FROM push_event ORDER BY id").fetchall()
+            conn.execute("DELETE FROM push_event")
+        finally:
+            conn.close()
+        events = [Event.decode(body, id=ORIGIN) for (body,) in rows]
+        assert all(e.kind == EventKind.QUEUE for e in events)
+        return [(e.account_id, set(e.room_ids)) for e in events]
+
+    return run

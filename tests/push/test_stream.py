@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from push import views
+from push import streams
 from tests.clinic.factories import AccountFactory, RoomFactory
 from tests.push.conftest import open_stream, publish
 
@@ -67,7 +67,7 @@ def test_patients_and_anonymous_users_get_no_stream(push_backend, client, member
         async_client = AsyncClient()
         if user is not None:
             await async_client.aforce_login(user)
-        return (await async_client.get(reverse("push:stream"))).status_code
+        return (await async_client.get(reverse("visits:queue-events"))).status_code
 
     assert async_to_sync(status)(None) == 403
     assert async_to_sync(status)(member.user) == 403
@@ -126,7 +126,7 @@ def test_the_page_stream_starts_from_when_the_page_was_rendered(push_backend, cl
     client.force_login(provider.user)
     html = client.get(reverse("visits:dashboard")).content.decode()
     url = re.search(r'sse-connect="([^"]+)"', html)[1].replace("&amp;", "&")
-    assert url == f"/push/stream/?since={push_backend.last_id(mine.account_id)}"
+    assert url == f"/dashboard/events/?since={push_backend.last_id(mine.account_id)}"
     publish(account_id=mine.account_id, room_ids=[mine.pk])  # before the stream opens
 
     async def scenario():
@@ -174,14 +174,14 @@ def test_a_stream_ends_after_its_lifetime_and_the_page_reconnects(push_backend, 
 
 def test_no_stream_when_the_backend_cannot_be_reached(settings, monkeypatch, provider):
     settings.PUSH_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    monkeypatch.setattr(views, "READY_SECONDS", 0.3)
+    monkeypatch.setattr(streams, "READY_SECONDS", 0.3)
 
     async def scenario():
         from django.test import AsyncClient
 
         async_client = AsyncClient()
         await async_client.aforce_login(provider.user)
-        return (await async_client.get(reverse("push:stream"))).status_code
+        return (await async_client.get(reverse("visits:queue-events"))).status_code
 
     # The page then polls, and its stream retries later.
     assert run(scenario) == 503
@@ -189,4 +189,4 @@ def test_no_stream_when_the_backend_cannot_be_reached(settings, monkeypatch, pro
 
 def test_under_runserver_the_stream_answers_204_and_the_page_polls(client, provider):
     client.force_login(provider.user)
-    assert client.get(reverse("push:stream")).status_code == 204
+    assert client.get(reverse("visits:queue-events")).status_code == 204

@@ -1,17 +1,18 @@
-"""The event stream (Server-Sent Events), served under ASGI. An open stream is a sleeping task (beside the
-idle thread Django's ASGI handler keeps per request) and costs no database query while idle."""
+"""Event streams (Server-Sent Events), served under ASGI. The app that owns the events decides who hears
+what (an Audience); this module streams it. An open stream is a sleeping task (beside the idle thread
+Django's ASGI handler keeps per request) and costs no database query while idle."""
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
-from django.http import HttpResponse, StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from push import selectors
+from clinic.models import User
 from push.events import Audience, id_key
 from push.hub import Hub, Subscription, hub
 
@@ -21,9 +22,9 @@ RETRY_MS = 2000
 READY_SECONDS = 2.0
 
 
-def _audience(request) -> Audience | None:
+def _audience(audience_of: Callable[[User], Audience | None], request: HttpRequest) -> Audience | None:
     try:
-        return selectors.stream_audience(user=request.user)
+        return audience_of(request.user)
     finally:
         # The stream stays open for long: its request thread must not hold a database connection. (Inside
         # a test's transaction the connection is the test's own.)
@@ -96,13 +97,16 @@ def _cursor(request) -> tuple[str | None, bool]:
     return (given, False) if id_key(given) else (None, True)
 
 
-@require_GET
-async def stream(request):
+async def stream_response(
+    request: HttpRequest, *, audience_of: Callable[[User], Audience | None]
+) -> HttpResponse:
+    """The response of a stream view: the events `audience_of(user)` may hear (None: refused, 403), from
+    the browser's Last-Event-ID or the page's `since`."""
     if not isinstance(request, ASGIRequest):
         # Under runserver (WSGI) a stream would hold a thread for ever. 204 tells EventSource not to
         # reconnect, and the page polls.
         return HttpResponse(status=204)
-    audience = await sync_to_async(_audience)(request)
+    audience = await sync_to_async(_audience)(audience_of, request)
     if audience is None:
         return HttpResponse("No event stream for this user.", status=403, content_type="text/plain")
     events = hub()
