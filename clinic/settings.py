@@ -243,6 +243,9 @@ PUSH_HEARTBEAT_SECONDS = env.float("PUSH_HEARTBEAT_SECONDS", default=15.0)
 # A stream ends after this long and the browser reconnects (losslessly): who may see which rooms is
 # read again then, so a changed role or a logged-out session stops receiving events.
 PUSH_STREAM_MAX_SECONDS = env.float("PUSH_STREAM_MAX_SECONDS", default=3600.0)
+# A page reloads its queues on each event: a stream sends at most one per this interval, merging the
+# changes in between (a quiet queue's change still goes at once).
+PUSH_MIN_INTERVAL_SECONDS = env.float("PUSH_MIN_INTERVAL_SECONDS", default=0.3)
 # How often the SQLite backend's web process looks for new events (Redis pushes them instead).
 PUSH_SQLITE_POLL_SECONDS = env.float("PUSH_SQLITE_POLL_SECONDS", default=0.2)
 

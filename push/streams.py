@@ -4,6 +4,7 @@ Django's ASGI handler keeps per request) and costs no database query while idle.
 
 import asyncio
 import json
+import random
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
@@ -16,8 +17,10 @@ from clinic.models import User
 from push.events import Audience, id_key
 from push.hub import Hub, Subscription, hub
 
-# How soon a browser reconnects after the stream drops (EventSource's own retry, with Last-Event-ID).
-RETRY_MS = 2000
+# How soon a browser reconnects after the stream drops (EventSource's own retry, with Last-Event-ID):
+# spread, so that the pages of a restarted node do not all come back (each opening with its queries and
+# a database connection) in the same instant.
+RETRY_MS = (1000, 5000)
 # A stream is refused (503; the page polls) when the backend cannot be heard within this long.
 READY_SECONDS = 2.0
 
@@ -73,17 +76,23 @@ async def _frames(events: Hub, audience: Audience, *, cursor: str | None, refres
     subscription = events.subscribe(audience, cursor=cursor, refresh=refresh)
     loop = asyncio.get_running_loop()
     ends = loop.time() + settings.PUSH_STREAM_MAX_SECONDS
+    quiet_until = 0.0
     try:
-        yield f"retry: {RETRY_MS}\n\n"
+        yield f"retry: {random.randint(*RETRY_MS)}\n\n"
         while not subscription.closed and (left := ends - loop.time()) > 0:
             try:
                 await asyncio.wait_for(subscription.wake.wait(), min(settings.PUSH_HEARTBEAT_SECONDS, left))
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue
+            if (pause := quiet_until - loop.time()) > 0:
+                # Each event makes the page reload its queues: at most one per interval, the changes in
+                # between merged into it.
+                await asyncio.sleep(pause)
             subscription.wake.clear()
             if not subscription.closed and (frame := await _next_frame(events, subscription)):
                 yield frame
+                quiet_until = loop.time() + settings.PUSH_MIN_INTERVAL_SECONDS
     finally:
         events.unsubscribe(subscription)
 

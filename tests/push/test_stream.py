@@ -1,5 +1,6 @@
 """The event stream: who hears what, replay after a reconnect, heartbeats, and the ways it is refused."""
 
+import asyncio
 import re
 
 import pytest
@@ -71,6 +72,30 @@ def test_patients_and_anonymous_users_get_no_stream(push_backend, client, member
 
     assert async_to_sync(status)(None) == 403
     assert async_to_sync(status)(member.user) == 403
+
+
+def test_a_burst_of_changes_reaches_the_page_as_one_more_reload(push_backend, settings, provider, rooms):
+    settings.PUSH_MIN_INTERVAL_SECONDS = 0.4
+    mine = rooms[0]
+    annex = RoomFactory(account=mine.account, code="east")
+    provider.rooms.add(annex)
+
+    async def scenario():
+        stream = await open_stream(provider.user)
+        loop = asyncio.get_running_loop()
+        await sync_to_async(publish)(account_id=mine.account_id, room_ids=[mine.pk])
+        first, first_at = await stream.event(), loop.time()
+        for room in (mine, annex, mine):
+            await sync_to_async(publish)(account_id=mine.account_id, room_ids=[room.pk])
+        merged, merged_at = await stream.event(), loop.time()
+        await stream.nothing_for(0.6)
+        return first, merged, merged_at - first_at
+
+    first, merged, gap = run(scenario)
+    assert first["data"] == {"rooms": [mine.pk]}
+    assert merged["data"] == {"rooms": sorted([mine.pk, annex.pk])}
+    assert merged["id"] == push_backend.last_id(mine.account_id)
+    assert gap >= 0.35
 
 
 def test_a_reconnecting_page_gets_what_it_missed_once(push_backend, provider, rooms):
