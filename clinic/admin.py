@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from clinic.lockout import AdminLoginForm
 from clinic.models import (
     Account,
     ApiCredential,
@@ -13,10 +14,12 @@ from clinic.models import (
     User,
 )
 
+admin.site.login_form = AdminLoginForm
+
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "created"]
+    list_display = ["code", "name", "time_zone", "created"]
     search_fields = ["code", "name"]
 
 
@@ -25,7 +28,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "account", "first_name", "last_name", "is_active", "is_staff"]
     list_filter = ["account", "groups", "is_active", "is_staff"]
     search_fields = ["username", "first_name", "last_name", "email", "external_code"]
-    fieldsets = [(None, {"fields": ["account", "external_code"]}), *DjangoUserAdmin.fieldsets]
+    fieldsets = [(None, {"fields": ["account", "external_code", "is_guest"]}), *DjangoUserAdmin.fieldsets]
     add_fieldsets = [(None, {"fields": ["account", "username", "password1", "password2"]})]
 
 
@@ -83,7 +86,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["user", "created", "expires", "revoked"]
+    list_display = ["user", "created", "expires", "revoked", "family"]
     list_filter = ["user__account"]
     search_fields = ["user__username"]
     readonly_fields = ["token_digest", "refresh_digest"]

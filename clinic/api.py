@@ -1,4 +1,6 @@
-"""Visit API v3: users, tokens and rooms."""
+"""Visit API v3: users, tokens, accounts and rooms."""
+
+from collections.abc import Mapping
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -7,7 +9,8 @@ from rest_framework.views import APIView
 
 from clinic import selectors, services
 from clinic.api_base import ok, paged
-from clinic.models import US_STATE_CODES, Room
+from clinic.authentication import ApiKeyFirstAuthentication
+from clinic.models import US_STATE_CODES, Room, UserType
 from clinic.permissions import IsApiKeyClient
 from clinic.serializers import ConsultationOut
 
@@ -21,40 +24,66 @@ class TokenOut(serializers.Serializer):
 
 
 class UserOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(
+        help_text="The person's id: what provider_id takes, and member.id / provider.id show."
+    )
     code = serializers.SerializerMethodField()
     username = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
-    type = serializers.SerializerMethodField()
+    type = serializers.ChoiceField(choices=UserType.choices)
 
     def get_code(self, user) -> str:
         return user.external_code or (user.member.code if user.is_member else "")
 
-    def get_type(self, user) -> int:
-        return services.SSO_PROVIDER if user.is_provider else services.SSO_MEMBER
 
-
-def _user_with_token(user, token: dict) -> dict:
-    return {**UserOut(user).data, "token": token}
+def _user_with_token(request, user, token: dict) -> dict:
+    """`?fields=vsee` adds VSee's call-SDK identity: "<account code>+<username>" (stable per user) and
+    the user's current access token, the one in `token` (no separate call token)."""
+    data = {**UserOut(user).data, "token": token}
+    fields = request.query_params.get("fields") or (
+        request.data.get("fields") if isinstance(request.data, Mapping) else None
+    )
+    if isinstance(fields, str) and "vsee" in {name.strip() for name in fields.split(",")}:
+        data["vsee"] = {"id": f"{request.account.code}+{user.username}", "token": token["token"]}
+    return data
 
 
 class UserWithTokenOut(UserOut):
     token = TokenOut()
+    vsee = inline_serializer(
+        "VseeIdentity",
+        {"id": serializers.CharField(), "token": serializers.CharField()},
+        required=False,
+        help_text="Only with ?fields=vsee.",
+    )
 
 
 UserTokenEnvelope = inline_serializer("UserTokenEnvelope", {"data": UserWithTokenOut()})
 
 
 class SsoIn(serializers.Serializer):
+    """Unknown fields are ignored; a field not sent is left as it is."""
+
     first_name = serializers.CharField(max_length=150)
     last_name = serializers.CharField(max_length=150)
-    code = serializers.CharField(max_length=128)
+    code = serializers.CharField(max_length=128, help_text="Optional for guests (type 600).")
     type = serializers.ChoiceField(
-        choices=[(services.SSO_MEMBER, "member"), (services.SSO_PROVIDER, "provider")],
+        choices=[
+            (services.SSO_MEMBER, "member"),
+            (services.SSO_PROVIDER, "provider"),
+            (services.SSO_GUEST, "guest"),
+        ],
         required=False,
         default=services.SSO_MEMBER,
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        data = getattr(self, "initial_data", None)
+        if isinstance(data, Mapping) and str(data.get("type", "")).strip() == str(services.SSO_GUEST):
+            self.fields["code"].required = False
+
     dob = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
     email = serializers.EmailField(required=False, allow_blank=True)
     gender = serializers.ChoiceField(
@@ -72,20 +101,25 @@ class SsoIn(serializers.Serializer):
 
 
 class UserSsoApi(APIView):
+    authentication_classes = [ApiKeyFirstAuthentication]
     permission_classes = [IsApiKeyClient]
 
     @extend_schema(
         request=SsoIn,
         responses=UserTokenEnvelope,
         summary="Create or update a user; get a token",
+        description=(
+            "X-ApiKey and X-ApiSecret decide; an X-ApiToken sent with them is ignored. Only the fields sent "
+            "are changed, and the user's other tokens keep working."
+        ),
         operation_id="users_sso",
-        parameters=[OpenApiParameter("fields", str, required=False)],
+        parameters=[OpenApiParameter("fields", str, required=False, description="`vsee` adds `vsee`.")],
     )
     def post(self, request):
         data = SsoIn(data=request.data)
         data.is_valid(raise_exception=True)
         user, token = services.user_sso(account=request.account, **data.validated_data)
-        return ok(_user_with_token(user, token))
+        return ok(_user_with_token(request, user, token))
 
 
 class LoginIn(serializers.Serializer):
@@ -105,8 +139,20 @@ class UserLoginApi(APIView):
     def post(self, request):
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user, token = services.user_login(account=request.account, **data.validated_data)
-        return ok(_user_with_token(user, token))
+        user, token = services.user_login(request=request, account=request.account, **data.validated_data)
+        return ok(_user_with_token(request, user, token))
+
+
+class UserLogoutApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("LogoutEnvelope", {"data": serializers.JSONField(allow_null=True)}),
+        summary="Revoke the token this call is made with",
+        operation_id="users_logout",
+    )
+    def post(self, request):
+        services.api_token_revoke(token=request.auth)
+        return ok(None)
 
 
 class RefreshIn(serializers.Serializer):
@@ -126,7 +172,75 @@ class TokenRefreshApi(APIView):
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
         user, token = services.api_token_refresh(account=request.account, **data.validated_data)
-        return ok(_user_with_token(user, token))
+        return ok(_user_with_token(request, user, token))
+
+
+class UsersIn(serializers.Serializer):
+    q = serializers.CharField(required=False, max_length=100)
+    type = serializers.ChoiceField(choices=UserType.choices, required=False)
+    room_code = serializers.CharField(required=False, max_length=64)
+
+
+class UserListApi(APIView):
+    @extend_schema(
+        parameters=[UsersIn, OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer(
+            "UserList", {"data": UserOut(many=True), "total_count": serializers.IntegerField()}
+        ),
+        summary="The clinic's users (staff only)",
+        description=(
+            "`q` matches names, username and codes; `room_code` keeps the providers working in that room. "
+            "Patients are listed to front desk and clinic admins only."
+        ),
+        operation_id="users_list",
+    )
+    def get(self, request):
+        params = UsersIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        users = selectors.users_list(account=request.account, viewer=request.user, **params.validated_data)
+        return paged(request, users, UserOut)
+
+
+class UserDetailApi(APIView):
+    @extend_schema(
+        responses=inline_serializer("UserEnvelope", {"data": UserOut()}),
+        summary="One user (oneself, or for staff one they may list)",
+        operation_id="users_read",
+    )
+    def get(self, request, user_id: str):
+        return ok(
+            UserOut(selectors.user_get(account=request.account, viewer=request.user, user_id=user_id)).data
+        )
+
+
+class AccountRoomOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    time_zone = serializers.CharField()
+    max_waiting_time = serializers.IntegerField(allow_null=True)
+
+
+class AccountOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    time_zone = serializers.CharField()
+    rooms = AccountRoomOut(many=True, source="walkin_rooms", help_text="The rooms taking walk-ins now.")
+
+
+class AccountDetailApi(APIView):
+    """Public, as VSee's Clinic Account API: no X-AccountCode or token needed."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer("AccountEnvelope", {"data": AccountOut()}),
+        summary="A clinic account's public details",
+        operation_id="accounts_read",
+        auth=[],
+    )
+    def get(self, request, code: str):
+        return ok(AccountOut(selectors.account_public(code=code)).data)
 
 
 class RoomOut(serializers.Serializer):
@@ -144,7 +258,7 @@ class RoomDetailOut(RoomOut):
     payment = serializers.SerializerMethodField()
 
     def get_provider_ids(self, room) -> list[int]:
-        return sorted(p.pk for p in room.providers.all())
+        return sorted(p.user_id for p in room.providers.all())  # person ids, as provider_id takes
 
     @extend_schema_field(inline_serializer("RoomPayment", {"consultations": ConsultationOut(many=True)}))
     def get_payment(self, room) -> dict:

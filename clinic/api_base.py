@@ -10,6 +10,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic.selectors import provider_for_person
+
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
@@ -65,6 +67,14 @@ class UnixTimestampField(serializers.Field):
 
 def now() -> dt.datetime:
     return timezone.now()
+
+
+def provider_from_person(account, data: dict, field: str = "provider_id") -> dict:
+    """Bodies name providers by person id (the `id` of SSO, login and `provider.id`); services take the
+    provider's own row. 0 and None keep their meaning (nobody; remove the provider)."""
+    if data.get(field):
+        data[field] = provider_for_person(account=account, person_id=data[field]).pk
+    return data
 
 
 _VIEW_POLICIES = ("authentication_classes", "permission_classes", "parser_classes", "throttle_classes")

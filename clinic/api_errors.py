@@ -1,11 +1,14 @@
 """The contract's error envelope: {"code": <status>, "message": "...", "errors": {...}}."""
 
+import math
+from http import HTTPStatus
+
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from clinic.errors import ServiceError
+from clinic.errors import ServiceError, TooManyAttempts
 
 
 def _first_message(errors) -> str:
@@ -38,7 +41,13 @@ def envelope(status_code: int, message: str, errors: dict | None = None) -> dict
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
-        return Response(envelope(exc.status_code, exc.message, exc.errors), status=exc.status_code)
+        response = Response(envelope(exc.status_code, exc.message, exc.errors), status=exc.status_code)
+        if isinstance(exc, TooManyAttempts):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, exceptions.Throttled):
+        wait = max(1, math.ceil(exc.wait or 1))
+        exc = exceptions.Throttled(wait, f"Too many requests: try again in {wait} seconds.")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     response = drf_exception_handler(exc, context)
@@ -54,30 +63,49 @@ def exception_handler(exc, context):
     return response
 
 
-def _json_or_default(request, status_code: int, message: str, default):
-    if request.path.startswith("/api/"):
-        return JsonResponse(envelope(status_code, message), status=status_code)
-    return default
+_MESSAGES = {400: "Bad request.", 404: "Not found.", 500: "Internal error; it has been logged."}
+
+
+def error_response(status_code: int) -> JsonResponse:
+    """The envelope for an error no view worded (Django's own 404/405/500 and the like)."""
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    message = _MESSAGES.get(status_code, f"{phrase}.")
+    return JsonResponse(envelope(status_code, message), status=status_code)
 
 
 def handler404(request, exception=None):
     from django.views.defaults import page_not_found
 
-    return _json_or_default(request, 404, "Not found.", None) or page_not_found(request, exception)
+    if request.path.startswith("/api/"):
+        return error_response(404)
+    return page_not_found(request, exception)
 
 
 def handler500(request):
     from django.views.defaults import server_error
 
-    return _json_or_default(request, 500, "Internal error; it has been logged.", None) or server_error(
-        request
-    )
+    if request.path.startswith("/api/"):
+        return error_response(500)
+    return server_error(request)
 
 
 def handler400(request, exception=None):
     from django.views.defaults import bad_request
 
-    return _json_or_default(request, 400, "Bad request.", None) or bad_request(request, exception)
+    if request.path.startswith("/api/"):
+        return error_response(400)
+    return bad_request(request, exception)
 
 
-__all__ = ["envelope", "exception_handler", "handler400", "handler404", "handler500", "status"]
+__all__ = [
+    "envelope",
+    "error_response",
+    "exception_handler",
+    "handler400",
+    "handler404",
+    "handler500",
+    "status",
+]

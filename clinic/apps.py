@@ -19,6 +19,9 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from clinic import schema  # noqa: F401  (registers the OpenAPI description of our auth headers)
+        from clinic import (
+            schema,  # noqa: F401  (registers the OpenAPI description of our auth headers)
+            session_limits,  # noqa: F401  (starts the session clocks at login)
+        )
 
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="clinic.ensure_roles")

@@ -34,7 +34,9 @@ def _user(account: Account, username: str, first: str, last: str, group=None) ->
 def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
     groups = ensure_role_groups()
     name = "Demo Clinic" if account_code == "demo" else f"Demo Clinic ({account_code})"
-    account, _ = Account.objects.get_or_create(code=account_code, defaults={"name": name})
+    account, _ = Account.objects.get_or_create(
+        code=account_code, defaults={"name": name, "time_zone": "America/Los_Angeles"}
+    )
     room, _ = Room.objects.get_or_create(
         account=account,
         code="main",

@@ -28,3 +28,13 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status_code = 409
+
+
+class TooManyAttempts(ServiceError):
+    """Refused for a while (a login lockout): the API adds Retry-After."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int, errors: dict[str, list[str]] | None = None):
+        super().__init__(message, errors=errors)
+        self.retry_after = retry_after

@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 
+from clinic.lockout import is_locked_out, lockout_message
+
 
 class StaffLoginForm(forms.Form):
     account = forms.CharField(label="Clinic code", max_length=64, initial=settings.DEFAULT_ACCOUNT_CODE)
@@ -25,6 +27,8 @@ class StaffLoginForm(forms.Form):
             self.request, account=data["account"], username=data["username"], password=data["password"]
         )
         if user is None:
+            if is_locked_out(self.request):
+                raise forms.ValidationError(lockout_message(), code="locked_out")
             raise forms.ValidationError("Wrong clinic code, username or password.")
         if not (user.is_provider or user.has_perm("visits.view_visit")):
             raise forms.ValidationError("This page is for clinic staff. Patients use the clinic's app.")

@@ -1,3 +1,4 @@
+import uuid
 import zoneinfo
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -5,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 US_STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
@@ -42,6 +44,9 @@ class Account(models.Model):
 
     code = models.CharField(max_length=64, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
+    time_zone = models.CharField(
+        max_length=64, default="America/Los_Angeles", validators=[validate_time_zone]
+    )
     created = models.DateTimeField(auto_now_add=True)
     video_link_template = models.CharField(
         max_length=500,
@@ -63,6 +68,16 @@ class ClinicUserManager(UserManager.from_queryset(AccountScopedQuerySet)):
     pass
 
 
+class UserType(models.IntegerChoices):
+    """The API's user `type`: VSee's numbers for patients, providers and guests; 300 (ours) for the
+    clinic's other staff (front desk, clinic admins)."""
+
+    MEMBER = 200, "member"
+    STAFF = 300, "staff"
+    PROVIDER = 400, "provider"
+    GUEST = 600, "guest"
+
+
 class User(AbstractUser):
     """Usernames are unique within an account, so two clinics may both have a `dr.lee`."""
 
@@ -73,10 +88,14 @@ class User(AbstractUser):
     external_code = models.CharField(
         max_length=128, blank=True, help_text="The caller's id for this user, from POST /users/sso."
     )
+    is_guest = models.BooleanField(
+        default=False, help_text="A one-time user from POST /users/sso (type 600)."
+    )
 
     objects = ClinicUserManager()
 
     class Meta:
+        permissions = [("unlock_login", "Can see and clear login lockouts of the clinic")]
         constraints = [
             models.UniqueConstraint(fields=["account", "username"], name="user_username_unique_per_account"),
             models.UniqueConstraint(
@@ -94,6 +113,22 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    def save(self, *args, **kwargs):
+        # set_password() leaves the new hash pending in _password until the save: a changed password
+        # ends every API session of the user (the staff sessions end by Django's session hash check).
+        password_changed = self._password is not None and not self._state.adding
+        super().save(*args, **kwargs)
+        if password_changed:
+            ApiToken.objects.filter(user=self, revoked__isnull=True).update(revoked=timezone.now())
+
+    @property
+    def type(self) -> UserType:
+        if self.is_provider:
+            return UserType.PROVIDER
+        if self.is_guest:
+            return UserType.GUEST
+        return UserType.MEMBER if self.is_member else UserType.STAFF
+
     @property
     def is_member(self) -> bool:
         return hasattr(self, "member")
@@ -104,9 +139,13 @@ class User(AbstractUser):
 
 
 class ApiToken(models.Model):
-    """A user's API token pair. Only SHA-256 digests are stored; the clear tokens are shown once."""
+    """A user's API token pair. Only SHA-256 digests are stored; the clear tokens are shown once.
+
+    A refresh replaces the pair with one of the same family: a refresh token presented again after it
+    was used (stolen and raced, or replayed) revokes the whole family."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    family = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
     token_digest = models.CharField(max_length=64, unique=True)
     expires = models.DateTimeField()
     refresh_digest = models.CharField(max_length=64, unique=True)
@@ -159,6 +198,11 @@ class Room(models.Model):
         blank=True,
         validators=[validate_video_link_template],
         help_text=VIDEO_LINK_HELP + " Empty: the account's.",
+    )
+    urgent_answers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Intake answers that make a patient urgent: {"custom_chest_pain": ["Yes"], ...}.',
     )
 
     objects = AccountScopedQuerySet.as_manager()

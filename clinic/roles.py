@@ -7,7 +7,7 @@ FRONT_DESK = "Front desk"
 CLINIC_ADMIN = "Clinic admin"
 
 ROLE_PERMISSIONS = {
-    PROVIDER: ["visits.accept_visit", "visits.view_visit"],
+    PROVIDER: ["visits.accept_visit", "visits.view_visit", "visits.view_clinical_content"],
     FRONT_DESK: ["visits.book_appointment", "visits.view_visit", "clinic.view_member", "clinic.add_member"],
     CLINIC_ADMIN: [
         "visits.book_appointment",
@@ -15,9 +15,12 @@ ROLE_PERMISSIONS = {
         "visits.view_all_visits",
         "visits.force_cancel_visit",
         "visits.export_visit_summary",
+        "visits.view_clinical_content",
         "clinic.view_member",
         "clinic.add_member",
         "clinic.change_room",
+        "webhooks.manage_webhooks",
+        "clinic.unlock_login",
     ],
 }
 

@@ -20,3 +20,20 @@ class AccountTokenScheme(OpenApiAuthenticationExtension):
             },
             {"type": "apiKey", "in": "header", "name": "X-ApiToken", "description": "A user's API token."},
         ]
+
+
+class ApiKeyFirstScheme(OpenApiAuthenticationExtension):
+    """POST /users/sso: the account code with the API key and secret."""
+
+    target_class = "clinic.authentication.ApiKeyFirstAuthentication"
+    # AccountCode's definition comes with AccountTokenScheme (every other call uses it).
+    name = ["ApiKey", "ApiSecret"]
+
+    def get_security_requirement(self, auto_schema):
+        return {"AccountCode": [], "ApiKey": [], "ApiSecret": []}
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-ApiKey", "description": "The account's API key."},
+            {"type": "apiKey", "in": "header", "name": "X-ApiSecret", "description": "Its secret."},
+        ]

@@ -1,8 +1,10 @@
 """Settings come from the environment; the defaults run a demo with no outside service."""
 
+import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -36,24 +38,33 @@ INSTALLED_APPS = [
     "template_partials",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "csp",
     "clinic",
     "visits",
     "scheduling",
     "push",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.middleware.ApiJsonSuffixMiddleware",
+    "clinic.middleware.ApiErrorMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "clinic.middleware.SessionTimeoutMiddleware",
+    "clinic.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "clinic.middleware.ServiceErrorMiddleware",
+    # Last, as axes asks: it turns a lockout flagged during the request into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -69,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "clinic.context_processors.session_limits",
             ],
         },
     }
@@ -82,17 +94,52 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "clinic.User"
-AUTHENTICATION_BACKENDS = ["clinic.auth_backends.AccountUsernameBackend"]
+# Axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "clinic.auth_backends.AccountUsernameBackend",
+]
 # Usernames are unique per account (a constraint), and the backend above looks them up that way.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # ASVS 2.1.1. The demo users' "demo" is set by seed_demo directly, past the validators.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Staff sessions --------------------------------------------------------------------------
+# Logged out after this many seconds without a request the user made (the queues' polling does not count).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+# Logged out this many seconds after logging in, busy or not.
+SESSION_ABSOLUTE_LIFETIME = env.int("SESSION_ABSOLUTE_LIFETIME", default=12 * 3600)
+# The page warns this many seconds before the idle logout, with a button to stay.
+SESSION_IDLE_WARNING = env.int("SESSION_IDLE_WARNING", default=120)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME
+
+# --- Login lockout (django-axes): staff page, /admin/ and POST /api/v3/users/login ------------
+# Locked after this many failures in LOGIN_LOCKOUT_SECONDS, by user (clinic code + username) and by
+# address, each on its own; a clinic admin can clear a lockout at /manage/lockouts/.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "clinic.lockout.login_key"
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
+# A success does not wipe the address's count: one good login must not reset an attacker's budget.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The logs name the login tried and the address (never the password) so that failures can be traced.
+AXES_SENSITIVE_PARAMETERS = []
+# Behind a TLS proxy, the number of proxies that append to X-Forwarded-For (0: use the peer address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Throttle counts (and anything else cached) live here: Redis in production, so that every web process
+# shares them, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -117,6 +164,27 @@ STORAGES = {
     },
 }
 
+# --- Response headers ------------------------------------------------------------------------
+SECURE_REFERRER_POLICY = "same-origin"
+# No inline script anywhere: pages load their scripts from static/js; htmx's inline indicator style is
+# turned off (meta htmx-config) and its rules are in app.css.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Progress bars and thumbnails size themselves with style attributes (never <style> or script).
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -126,15 +194,29 @@ if PRODUCTION:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["clinic.authentication.AccountTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["clinic.permissions.IsAccountUser"],
+    # DRF's parsers, refusing what PostgreSQL cannot store (NUL) and absurdly nested JSON with a 400.
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "clinic.parsers.JSONParser",
+        "clinic.parsers.FormParser",
+        "clinic.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "clinic.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Which calls are limited, and for whom, is in clinic/throttles.py; the rates are below.
+    "DEFAULT_THROTTLE_CLASSES": ["clinic.throttles.ApiRateThrottle"],
+}
+# "<number>/<sec|min|hour|day>". Past the rate, 429 with Retry-After.
+API_THROTTLE_RATES = {
+    # POST /users/sso, per API key
+    "sso": env("THROTTLE_SSO_RATE", default="300/min"),
+    # GET /availability with the API key and no user token, per API key
+    "availability": env("THROTTLE_AVAILABILITY_RATE", default="300/min"),
+    # POST /files, per user
+    "upload": env("THROTTLE_UPLOAD_RATE", default="30/min"),
+    # GET /accounts/:code (public), per address
+    "account_lookup": env("THROTTLE_ACCOUNT_LOOKUP_RATE", default="60/min"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic Visit API",
@@ -151,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "VisitTypeEnum": "visits.models.VisitType.choices",
         "VisitStatusEnum": "visits.models.VisitStatus.choices",
         "IntakeTypeEnum": "visits.serializers.INTAKE_TYPE_CHOICES",
+        "UserTypeEnum": "clinic.models.UserType.choices",
     },
 }
 API_TOKEN_LIFETIME = env.int("API_TOKEN_LIFETIME", default=24 * 3600)
@@ -190,6 +273,10 @@ ATTACHMENT_TYPES = env.list(
 # Past this, 413. Django spools uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, so a
 # large one never sits in memory; the Content-Length is checked before the body is read at all.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Refused from the image header, before any decoding: a small file can declare a huge canvas.
+ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
+# All of one user's uploads together (413 past it).
+ATTACHMENT_QUOTA_BYTES = env.int("ATTACHMENT_QUOTA_BYTES", default=200 * 1024 * 1024)
 # Uploaded but not attached to an intake within this many seconds: removed by the clean-up task.
 ATTACHMENT_UNATTACHED_TTL = env.int("ATTACHMENT_UNATTACHED_TTL", default=24 * 3600)
 CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
@@ -202,6 +289,7 @@ CELERY_BEAT_SCHEDULE["visits-attachments-cleanup"] = {
 VISIT_SUMMARY_PAGE_SIZE = env("VISIT_SUMMARY_PAGE_SIZE", default="Letter")
 # Bulk export ZIPs are kept this many seconds, then removed by a beat task.
 SUMMARY_EXPORT_TTL = env.int("SUMMARY_EXPORT_TTL", default=7 * 24 * 3600)
+CELERY_BEAT_SCHEDULE["visits-summaries-sweep"] = {"task": "visits.tasks.summaries_sweep", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["visits-summary-exports-cleanup"] = {
     "task": "visits.tasks.summary_exports_cleanup",
     "schedule": 24 * 3600.0,
@@ -209,6 +297,8 @@ CELERY_BEAT_SCHEDULE["visits-summary-exports-cleanup"] = {
 
 # --- Dashboard -------------------------------------------------------------------------------
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=2)
+# The clinic board's refresh (front desk and admins).
+BOARD_REFRESH_SECONDS = env.int("BOARD_REFRESH_SECONDS", default=5)
 # A provider acts on the oldest patients: each queue shows this many rows and the total count.
 QUEUE_PAGE_SIZE = env.int("QUEUE_PAGE_SIZE", default=25)
 # Past this fraction of the room's max waiting time a waiting patient is shown as urgent.
@@ -249,13 +339,42 @@ PUSH_MIN_INTERVAL_SECONDS = env.float("PUSH_MIN_INTERVAL_SECONDS", default=0.3)
 # How often the SQLite backend's web process looks for new events (Redis pushes them instead).
 PUSH_SQLITE_POLL_SECONDS = env.float("PUSH_SQLITE_POLL_SECONDS", default=0.2)
 
+# --- Outgoing webhooks -----------------------------------------------------------------------
+# Endpoint URLs must be https (production's default), and never reach private, loopback, link-local or
+# reserved addresses unless allowed: development allows them so that a receiver on this machine works.
+WEBHOOK_HTTPS_ONLY = env.bool("WEBHOOK_HTTPS_ONLY", default=PRODUCTION)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=not PRODUCTION)
+# Seconds: to connect, and for the whole request; a receiver slower than that counts as a failure.
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Their own queue: receivers that are slow or down never hold up the other tasks.
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
+# The outbox is the source of truth: the sweeper enqueues deliveries that are due (retries, lost messages).
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "webhooks.tasks.sweep",
+    "schedule": 10.0,
+    "options": {"expires": 9},
+}
+# Endpoints that turn themselves off tell the clinic admins by email.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="clinic@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint logs every rendering step at INFO; its warnings (a refused URL) still show.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
+    "loggers": {
+        "weasyprint.progress": {"level": "WARNING"},
+        # Failed logins and lockouts are warnings; axes' INFO lines (each success, each clean-up) are noise.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

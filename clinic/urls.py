@@ -1,8 +1,15 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from clinic import views
+
+# The API docs pages (drf-spectacular's Swagger UI and Redoc, from the sidecar's static files) style
+# themselves inline and Redoc runs a worker from a blob: still no inline script (the split Swagger view
+# serves its settings as a script file).
+docs_policy = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})
 
 handler400 = "clinic.api_errors.handler400"
 handler404 = "clinic.api_errors.handler404"
@@ -13,9 +20,13 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("session/", views.session_status, name="session-status"),
+    path("session/keepalive/", views.session_keepalive, name="session-keepalive"),
+    path("manage/lockouts/", views.lockouts, name="lockouts"),
     path("admin/", admin.site.urls),
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
+    path("manage/webhooks/", include("webhooks.urls")),
     path(
         "api/v3/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
@@ -23,14 +34,20 @@ urlpatterns = [
     ),
     path(
         "api/v3/docs/",
-        SpectacularSwaggerView.as_view(
-            url_name="api-schema", authentication_classes=[], permission_classes=[]
+        docs_policy(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", authentication_classes=[], permission_classes=[]
+            )
         ),
         name="api-docs",
     ),
     path(
         "api/v3/redoc/",
-        SpectacularRedocView.as_view(url_name="api-schema", authentication_classes=[], permission_classes=[]),
+        docs_policy(
+            SpectacularRedocView.as_view(
+                url_name="api-schema", authentication_classes=[], permission_classes=[]
+            )
+        ),
         name="api-redoc",
     ),
     path("api/v3/", include("clinic.api_urls")),

@@ -5,7 +5,7 @@ The rules live in scheduling.services; clinic/api_urls.py shares the visits URLs
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework.views import APIView
 
-from clinic.api_base import ok
+from clinic.api_base import ok, provider_from_person
 from clinic.authentication import ApiKeyClient
 from clinic.errors import InvalidInput
 from clinic.permissions import IsAccountUserOrApiKeyClient
@@ -41,7 +41,7 @@ class AvailabilityApi(APIView):
         ),
     )
     def get(self, request):
-        params = dict(_valid(AvailabilityIn, request.query_params))
+        params = provider_from_person(request.account, dict(_valid(AvailabilityIn, request.query_params)))
         key_client = isinstance(request.user, ApiKeyClient)
         if key_client:
             missing = [name for name in KEY_MODE_REQUIRED if name not in params]
@@ -53,8 +53,15 @@ class AvailabilityApi(APIView):
         slots = selectors.availability_for(
             account=request.account, user=None if key_client else request.user, **params
         )
+        # The API names providers by person id (their user's), as provider_id takes them.
+        person = selectors.person_ids_of_providers({pk for s in slots for pk in s.provider_ids})
         # Plain dicts: thousands of slots go out per call, and a serializer per row would dominate.
-        return ok([{"start": s.start, "end": s.end, "provider_ids": s.provider_ids} for s in slots])
+        return ok(
+            [
+                {"start": s.start, "end": s.end, "provider_ids": [person[pk] for pk in s.provider_ids]}
+                for s in slots
+            ]
+        )
 
 
 class AppointmentCreateApi(APIView):
@@ -66,7 +73,7 @@ class AppointmentCreateApi(APIView):
         description="A time that is not an available slot, or was taken meanwhile, answers 409.",
     )
     def post(self, request):
-        data = dict(_valid(AppointmentIn, request.data))
+        data = provider_from_person(request.account, dict(_valid(AppointmentIn, request.data)))
         data.pop("type")
         visit = services.appointment_book(
             account=request.account,
@@ -75,7 +82,7 @@ class AppointmentCreateApi(APIView):
             member_code=data.pop("member_id", None),
             **data,
         )
-        return ok(visit_data(visit), status=201)
+        return ok(visit_data(visit, viewer=request.user), status=201)
 
 
 class AppointmentUpdateApi(APIView):
@@ -87,8 +94,8 @@ class AppointmentUpdateApi(APIView):
         parameters=[OpenApiParameter("version", int, required=False)],
     )
     def post(self, request, visit_id: str):
-        data = _valid(AppointmentUpdateIn, request.data)
+        data = provider_from_person(request.account, dict(_valid(AppointmentUpdateIn, request.data)))
         visit = services.appointment_update(
             account=request.account, actor=request.user, visit_id=visit_id, **data
         )
-        return ok(visit_data(visit))
+        return ok(visit_data(visit, viewer=request.user))

@@ -499,3 +499,10 @@ def members_matching(*, account: Account, query: str, limit: int = 10) -> QueryS
     if len(digits) >= 4:
         terms |= Q(phone__contains=digits)
     return Member.objects.for_account(account).filter(terms).order_by("last_name", "first_name")[:limit]
+
+
+def person_ids_of_providers(provider_ids: set[int]) -> dict[int, int]:
+    """Each provider's person id (their user's id): what the API shows and provider_id takes."""
+    if not provider_ids:
+        return {}
+    return dict(Provider.objects.filter(pk__in=provider_ids).values_list("pk", "user_id"))

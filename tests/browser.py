@@ -7,4 +7,7 @@ def wait_for_htmx(page) -> None:
     htmx binds the `hx-*` attributes of new content only when it settles (20 ms after the swap), so a
     test that types into a just-swapped input before then would fire events nothing listens to yet.
     """
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    # A function, not an expression: Playwright evals expressions in the page, which its CSP forbids.
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )

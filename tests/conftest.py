@@ -50,6 +50,14 @@ def push_isolated(settings, tmp_path_factory):
         settings.PUSH_URL = f"sqlite:///{tmp_path_factory.getbasetemp() / 'push.sqlite3'}"
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """API throttle counts live in the cache (local memory in tests): each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 class V3Client:
     """An API client that speaks as one account, optionally with one user's token."""
 

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("clinic", "push", "visits", "scheduling")
+APPS = ("clinic", "push", "visits", "scheduling", "webhooks")
 
 
 def _modules() -> dict[str, Path]:
@@ -88,7 +88,8 @@ PROJECT_LAYER = {"clinic.urls", "clinic.api_urls", "clinic.demo", "clinic.manage
 LOWER_APPS = {
     "clinic": set(),
     "push": {"clinic"},
-    "visits": {"clinic", "push"},
+    "webhooks": {"clinic"},
+    "visits": {"clinic", "push", "webhooks"},
     "scheduling": {"clinic", "visits", "push"},
 }
 

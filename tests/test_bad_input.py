@@ -23,10 +23,10 @@ AWKWARD = [
 ]
 FIELDS = """id room_code intake_id provider_id provider start end duration consultation_id location member_id
 type status page limit start_time end_time reason notes appointment_id visit_group_id phone attachments reset
-dob code first_name last_name username password refresh_token gender state file category""".split()
+dob code first_name last_name username password refresh_token gender state file category q""".split()
 POSTS = """intakes visits visits/add_walkin visits/add_econsult visits/accept visits/complete visits/close
 visits/delete users/login users/token/refresh users/sso files""".split()
-GETS = ["availability", "visits", "rooms", "visits/current"]
+GETS = ["availability", "visits", "rooms", "visits/current", "users"]
 
 
 def _answers_in_the_envelope(response, what):
@@ -56,7 +56,7 @@ def test_querying_with_awkward_values_is_a_4xx(path, front_desk_api, key_api, ro
 @pytest.mark.parametrize("value", AWKWARD[:9])
 def test_awkward_ids_in_the_path_are_a_404_or_400(value, front_desk_api, room):
     for path in (f"intakes/{value}", f"visits/{value}", f"files/{value}", f"rooms/{value}",
-                 f"visits/{value}/exports/visit_summary"):  # fmt: skip
+                 f"visits/{value}/exports/visit_summary", f"users/{value}", f"accounts/{value}"):  # fmt: skip
         _answers_in_the_envelope(front_desk_api.get(path), path)
     _answers_in_the_envelope(
         front_desk_api.post(f"visits/{value}?version=2", {"start": value, "provider_id": value}), value

@@ -5,7 +5,7 @@ from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 
 from clinic.models import Provider, Room
-from visits.models import VisitStatus, VisitType
+from visits.models import VisitStatus, VisitType, status_words
 from visits.selectors import ADMIN_SORTS
 
 SORT_CHOICES = [(key, key) for key in ADMIN_SORTS] + [(f"-{key}", f"-{key}") for key in ADMIN_SORTS]
@@ -24,16 +24,33 @@ class VisitFilterForm(forms.Form):
         queryset=Provider.objects.none(), required=False, empty_label="Any provider"
     )
     type = forms.TypedChoiceField(
-        choices=[("", "Any type"), *VisitType.choices], coerce=int, empty_value=None, required=False
+        choices=[("", "Any type"), *((v, label.capitalize()) for v, label in VisitType.choices)],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
     status = forms.TypedChoiceField(
-        choices=[("", "Any status"), *VisitStatus.choices], coerce=int, empty_value=None, required=False
+        choices=[("", "Any status"), *((v, status_words(v).capitalize()) for v in VisitStatus.values)],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
     patient = forms.CharField(
         required=False,
         max_length=128,
         label="Patient",
         widget=forms.TextInput(attrs={"placeholder": "Name or code"}),
+    )
+    closed_by = forms.ChoiceField(
+        choices=[
+            ("", "Any ending"),
+            ("patient", "Closed by the patient"),
+            ("provider", "Closed by the provider"),
+            ("system", "Timed out (system)"),
+            ("admin", "Cancelled by an admin"),
+        ],
+        required=False,
+        label="Ended by",
     )
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, widget=forms.HiddenInput)
 
@@ -54,7 +71,16 @@ class VisitFilterForm(forms.Form):
             Div(
                 *(
                     Div(Field(name), css_class="col-6 col-md-3 col-xl")
-                    for name in ("date_from", "date_to", "room", "provider", "type", "status", "patient")
+                    for name in (
+                        "date_from",
+                        "date_to",
+                        "room",
+                        "provider",
+                        "type",
+                        "status",
+                        "closed_by",
+                        "patient",
+                    )
                 ),
                 Div(Submit("filter", "Filter", css_class="mt-md-4"), css_class="col-auto"),
                 css_class="row g-2 align-items-start",
@@ -78,5 +104,6 @@ class VisitFilterForm(forms.Form):
             "type": data.get("type"),
             "status": data.get("status"),
             "patient": data.get("patient") or "",
+            "closed_by": data.get("closed_by") or "",
             "sort": data.get("sort") or "-start",
         }

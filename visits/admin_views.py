@@ -1,23 +1,20 @@
 """The clinic admin's visits page: find visits, download their PDF summaries, export them in bulk."""
 
-from functools import wraps
-
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from clinic.decorators import htmx_login_required
 from clinic.errors import NotAllowed, NotFound
 from visits import analytics, formatting, selectors
 from visits.admin_forms import VisitFilterForm
-from visits.models import SummaryExport, VisitSummary
+from visits.models import SummaryExport, VisitStatus, VisitSummary
 from visits.summaries import exports
 from visits.summaries import selectors as summary_selectors
 from visits.summaries import services as summary_services
@@ -37,20 +34,8 @@ SORT_COLUMNS = [
 
 
 def admins_only(view):
-    """Clinic admins only. A polling cell whose session expired sends the whole page to the login form
-    instead of swapping the login page into a table cell."""
-    guarded = login_required(permission_required("visits.view_all_visits", raise_exception=True)(view))
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.htmx and not request.user.is_authenticated:
-            page = request.htmx.current_url_abs_path or resolve_url("visits:admin-visits")
-            return HttpResponseClientRedirect(
-                f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': page})}"
-            )
-        return guarded(request, *args, **kwargs)
-
-    return wrapper
+    """Clinic admins only (an expired htmx request, a polling cell, goes to the login page)."""
+    return htmx_login_required(permission_required("visits.view_all_visits", raise_exception=True)(view))
 
 
 def _form(request, data):
@@ -67,7 +52,9 @@ def _filtered(request, form):
 
 
 def _cell(visit, summary: VisitSummary | None) -> dict:
-    if summary_selectors.summary_is_current(summary=summary, visit=visit):
+    if not visit.has_happened:
+        state = "not-happened"
+    elif summary_selectors.summary_is_current(summary=summary, visit=visit):
         state = "ready"
     elif summary is not None and summary.status in (VisitSummary.Status.PENDING, VisitSummary.Status.FAILED):
         state = summary.status
@@ -87,16 +74,18 @@ def admin_visits(request):
             analytics.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
         ).get_page(request.GET.get("page"))
         summaries_of = summary_selectors.summaries_by_visit(v.pk for v in page.object_list)
+        now = timezone.now()
         for visit in page.object_list:
             visit.local_start = formatting.format_local(visit.start or visit.created, visit.room.zone)
-            visit.wait_display = formatting.format_duration(analytics.row_wait(visit))
+            visit.wait_display = formatting.format_duration(analytics.row_wait(visit, now=now))
+            visit.waiting_now = visit.status == VisitStatus.WAITING
         context.update(
             page=page,
             rows=[_cell(v, summaries_of.get(v.pk)) for v in page.object_list],
             zone=zone,
             counts=analytics.status_counts(visits),
             total=page.paginator.count,
-            waits=analytics.wait_stats(visits),
+            waits=analytics.with_left_unseen(analytics.wait_stats(visits), visits),
             sort=form.cleaned_data.get("sort") or "-start",
             sort_columns=SORT_COLUMNS,
             # The filters behind the list shown (not whatever was typed since) go with the export button.
@@ -141,25 +130,17 @@ def admin_summary_status(request, visit_id: int):
 @require_GET
 @admins_only
 def admin_summary_download(request, visit_id: int):
-    try:
-        state = summary_services.summary_fetch(
-            account=request.user.account, user=request.user, visit_id=visit_id
-        )
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
-    except NotAllowed as exc:
-        messages.error(request, exc.message)
+    """Sends the stored PDF if it is current; a GET never starts a render (the row's button POSTs)."""
+    visit = _summary_visit(request, visit_id)
+    summary = summary_selectors.summary_of(visit)
+    if not summary_selectors.summary_stored_and_current(summary, visit):
+        messages.info(request, f"The summary of visit #{visit.pk} must be prepared first: press Prepare PDF.")
         return redirect("visits:admin-visits")
-    if not state.ready:
-        messages.info(request, f"The summary of visit #{visit_id} is being rendered; try again in a moment.")
-        return redirect("visits:admin-visits")
-    summary_services.summary_download_record(
-        account=request.user.account, visit=state.visit, user=request.user
-    )
+    summary_services.summary_download_record(account=request.user.account, visit=visit, user=request.user)
     return FileResponse(
-        state.summary.file.open("rb"),
+        summary.file.open("rb"),
         as_attachment=True,
-        filename=summary_selectors.download_file_name(state.visit),
+        filename=summary_selectors.download_file_name(visit),
         content_type="application/pdf",
     )
 

@@ -13,12 +13,13 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
 )
 
 from visits.formatting import format_duration
-from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus
+from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus, status_words
 
 
 class PercentileCont(Aggregate):
@@ -62,8 +63,9 @@ class RoomWait:
     room_code: str
     room_name: str
     visits: int
-    median: dt.timedelta
-    p90: dt.timedelta
+    median: dt.timedelta | None
+    p90: dt.timedelta | None
+    left_unseen: int = 0
 
     @property
     def median_display(self) -> str:
@@ -72,6 +74,37 @@ class RoomWait:
     @property
     def p90_display(self) -> str:
         return format_duration(self.p90)
+
+
+# Walk-ins and e-consults that ended without anyone seeing them: timed out, or the patient left.
+LEFT_UNSEEN = Q(
+    type__in=QUEUE_TYPES,
+    status=VisitStatus.CANCELLED,
+    actual_start__isnull=True,
+    close_reason__in=("max_waiting_time_reached", "patient_exit_room"),
+)
+
+
+def with_left_unseen(stats: list[RoomWait], visits: QuerySet[Visit]) -> list[RoomWait]:
+    """Beside the waits of those accepted, how many of each room's patients left without being seen
+    (a median of the accepted alone would hide the ones who gave up)."""
+    counts = dict(
+        visits.order_by()
+        .filter(LEFT_UNSEEN)
+        .values("room__code")
+        .annotate(n=Count("pk"))
+        .values_list("room__code", "n")
+    )
+    names = dict(visits.order_by().filter(LEFT_UNSEEN).values_list("room__code", "room__name").distinct())
+    by_code = {row.room_code: row for row in stats}
+    for code, n in counts.items():
+        if code in by_code:
+            by_code[code].left_unseen = n
+        else:
+            by_code[code] = RoomWait(
+                room_code=code, room_name=names[code], visits=0, median=None, p90=None, left_unseen=n
+            )
+    return sorted(by_code.values(), key=lambda row: row.room_code)
 
 
 def wait_stats(visits: QuerySet[Visit]) -> list[RoomWait]:
@@ -128,13 +161,17 @@ def _as_datetime(value) -> dt.datetime:
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def row_wait(visit: Visit) -> dt.timedelta | None:
-    """The wait of one row of a `with_wait` queryset (SQLite returns the subqueries as strings)."""
-    if visit.type not in QUEUE_TYPES or not visit.queued_at or not visit.started_at:
+def row_wait(visit: Visit, *, now: dt.datetime | None = None) -> dt.timedelta | None:
+    """The wait of one row of a `with_wait` queryset (SQLite returns the subqueries as strings); for a
+    patient still waiting, the wait so far."""
+    if visit.type not in QUEUE_TYPES or not visit.queued_at:
         return None
+    if not visit.started_at:
+        return (now - _as_datetime(visit.queued_at)) if now and visit.status == VisitStatus.WAITING else None
     return _as_datetime(visit.started_at) - _as_datetime(visit.queued_at)
 
 
-def status_counts(visits: QuerySet[Visit]) -> dict[str, int]:
+def status_counts(visits: QuerySet[Visit]) -> list[tuple[str, str, int]]:
+    """(status_name, the status in words, how many) for each status."""
     counts = dict(visits.order_by().values_list("status").annotate(n=Count("pk")))
-    return {VisitStatus(s).label: counts.get(s, 0) for s in VisitStatus.values}
+    return [(VisitStatus(s).label, status_words(s), counts.get(s, 0)) for s in VisitStatus.values]

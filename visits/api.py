@@ -8,13 +8,14 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
-from clinic.api_base import envelope, ok, paged
+from clinic.api_base import envelope, ok, paged, provider_from_person
 from clinic.errors import InvalidInput
 from visits import attachments, selectors, services
 from visits.attachment_views import file_response
 from visits.models import Attachment
 from visits.serializers import (
     AddEconsultIn,
+    AddendumIn,
     AddWalkinIn,
     AttachmentOut,
     IntakeIn,
@@ -72,7 +73,7 @@ class IntakeCreateApi(APIView):
         description="Fields beyond these are saved as custom fields and echoed at the top level.",
     )
     def post(self, request):
-        fields = dict(_valid(IntakeIn, request.data))
+        fields = provider_from_person(request.account, dict(_valid(IntakeIn, request.data)))
         fields.pop("attachments", None)  # documented here, parsed in all its formats below
         custom = _custom_fields(request.data)
         reset = fields.pop("reset", False)
@@ -87,7 +88,8 @@ class IntakeCreateApi(APIView):
         )
         return ok(
             intake_data(
-                selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk)
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk),
+                viewer=request.user,
             ),
             status=201,
         )
@@ -97,7 +99,10 @@ class IntakeDetailApi(APIView):
     @extend_schema(responses=IntakeEnvelope, summary="Read an intake", operation_id="intakes_read")
     def get(self, request, intake_id: str):
         return ok(
-            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
+            intake_data(
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id),
+                viewer=request.user,
+            )
         )
 
     @extend_schema(
@@ -107,7 +112,9 @@ class IntakeDetailApi(APIView):
         operation_id="intakes_update",
     )
     def post(self, request, intake_id: str):
-        fields = dict(_valid(IntakeUpdateIn, request.data, partial=True))
+        fields = provider_from_person(
+            request.account, dict(_valid(IntakeUpdateIn, request.data, partial=True))
+        )
         fields.pop("reset", None)
         fields.pop("attachments", None)
         services.intake_update(
@@ -119,8 +126,28 @@ class IntakeDetailApi(APIView):
             attachment_ids=attachments.attachment_ids_from(request.data),
         )
         return ok(
-            intake_data(selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id))
+            intake_data(
+                selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id),
+                viewer=request.user,
+            )
         )
+
+
+class IntakeAddendumApi(APIView):
+    @extend_schema(
+        request=AddendumIn,
+        responses={201: IntakeEnvelope},
+        summary="Add a correction to an intake (ours)",
+        description="An ended visit's intake is read-only: corrections go here, with who and when.",
+        operation_id="intakes_addendum",
+    )
+    def post(self, request, intake_id: str):
+        data = _valid(AddendumIn, request.data)
+        services.intake_addendum_add(
+            account=request.account, actor=request.user, intake_id=intake_id, text=data["text"]
+        )
+        intake = selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id)
+        return ok(intake_data(intake, viewer=request.user), status=201)
 
 
 class VisitAddWalkinApi(APIView):
@@ -131,7 +158,7 @@ class VisitAddWalkinApi(APIView):
         operation_id="visits_add_walkin",
     )
     def post(self, request):
-        data = _valid(AddWalkinIn, request.data)
+        data = provider_from_person(request.account, dict(_valid(AddWalkinIn, request.data)))
         visit = services.visit_add_walkin(
             account=request.account,
             actor=request.user,
@@ -141,7 +168,7 @@ class VisitAddWalkinApi(APIView):
             provider_id=data.get("provider_id"),
             member_code=data.get("member_id"),
         )
-        return ok(visit_data(visit), status=201)
+        return ok(visit_data(visit, viewer=request.user), status=201)
 
 
 class VisitAddEconsultApi(APIView):
@@ -159,7 +186,7 @@ class VisitAddEconsultApi(APIView):
             intake_id=data["intake_id"],
             room_code=data["room_code"],
         )
-        return ok(visit_data(visit), status=201)
+        return ok(visit_data(visit, viewer=request.user), status=201)
 
 
 class VisitAcceptApi(APIView):
@@ -174,7 +201,8 @@ class VisitAcceptApi(APIView):
         data = _valid(VisitIdIn, request.data)
         return ok(
             visit_data(
-                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"])
+                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"]),
+                viewer=request.user,
             )
         )
 
@@ -191,12 +219,12 @@ class VisitCompleteApi(APIView):
         visit = services.visit_complete(
             account=request.account, actor=request.user, visit_id=data["id"], notes=data.get("notes", "")
         )
-        return ok(visit_data(visit))
+        return ok(visit_data(visit, viewer=request.user))
 
 
-def _closed_answer(visit, changed: bool):
+def _closed_answer(request, visit, changed: bool):
     message = "Visit closed." if changed else "The visit was already closed; nothing changed."
-    return ok(visit_data(visit), message=message, changed=changed)
+    return ok(visit_data(visit, viewer=request.user), message=message, changed=changed)
 
 
 class VisitCloseApi(APIView):
@@ -211,7 +239,7 @@ class VisitCloseApi(APIView):
         visit, changed = services.visit_close(
             account=request.account, actor=request.user, visit_id=data["id"], reason=data["reason"]
         )
-        return _closed_answer(visit, changed)
+        return _closed_answer(request, visit, changed)
 
 
 class VisitDeleteApi(APIView):
@@ -226,7 +254,7 @@ class VisitDeleteApi(APIView):
         visit, changed = services.visit_force_cancel(
             account=request.account, actor=request.user, visit_id=data["id"]
         )
-        return _closed_answer(visit, changed)
+        return _closed_answer(request, visit, changed)
 
 
 class VisitListApi(APIView):
@@ -248,7 +276,10 @@ class VisitDetailApi(APIView):
     @extend_schema(responses=VisitEnvelope, summary="One visit", operation_id="visits_read")
     def get(self, request, visit_id: str):
         return ok(
-            visit_data(selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id))
+            visit_data(
+                selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id),
+                viewer=request.user,
+            )
         )
 
 
@@ -260,7 +291,7 @@ class VisitCurrentApi(APIView):
     )
     def get(self, request):
         visit = selectors.visit_current(account=request.account, user=request.user)
-        return ok(visit_data(visit) if visit else None)
+        return ok(visit_data(visit, viewer=request.user) if visit else None)
 
 
 # --- files -------------------------------------------------------------------------------------------------

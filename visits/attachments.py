@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from clinic.errors import InvalidInput, NotFound, ServiceError
 from clinic.models import Account, User
 from visits.models import Attachment, Intake
-from visits.selectors import is_staff_user
+from visits.selectors import is_staff_user, sees_clinical_content
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,18 @@ def _too_large(size: int | None = None) -> FileTooLarge:
     )
 
 
+def _quota_check(*, actor: User, size: int) -> None:
+    """Each user's uploads together stay under ATTACHMENT_QUOTA_BYTES (removed files no longer count)."""
+    used = Attachment.objects.filter(uploaded_by=actor).aggregate(total=Sum("size"))["total"] or 0
+    quota = settings.ATTACHMENT_QUOTA_BYTES
+    if used + size > quota:
+        raise FileTooLarge(
+            f"Your uploads would exceed your storage quota of {quota // (1024 * 1024)} MB "
+            f"({used // (1024 * 1024)} MB used).",
+            errors={"file": ["Storage quota reached."]},
+        )
+
+
 def upload_size_precheck(*, content_length) -> None:
     """Refuse an oversized upload from its Content-Length, before the body is read at all."""
     try:
@@ -90,8 +102,9 @@ def _refuse(name: str, why: str) -> InvalidInput:
     return InvalidInput(f"{name} was refused: {why}", errors={"file": [why]})
 
 
-def _detect(upload: UploadedFile, name: str) -> tuple[str, str]:
-    """(content type, extension) of what the upload really is; InvalidInput saying why if unacceptable."""
+def _detect(upload: UploadedFile, name: str) -> tuple[tuple[str, str], bytes | None]:
+    """(content type, extension) of what the upload really is, and an image's thumbnail; InvalidInput
+    saying why if unacceptable."""
     upload.seek(0)
     head = upload.read(1024)
     upload.seek(0)
@@ -101,21 +114,38 @@ def _detect(upload: UploadedFile, name: str) -> tuple[str, str]:
         raise _refuse(name, "its content is an executable program, not an image or a PDF.")
     if b"%PDF-" in head:  # the header may sit anywhere in the first 1024 bytes
         _check_pdf(upload, name)
-        detected = PDF_TYPE
+        detected, thumbnail = PDF_TYPE, None
     else:
-        detected = _check_image(upload, name)
+        detected, thumbnail = _check_image(upload, name)
     if detected[0] not in settings.ATTACHMENT_TYPES:
         raise _refuse(name, f"files of type {detected[0]} are not accepted.")
-    return detected
+    return detected, thumbnail
+
+
+# Markup a browser would run if it ever read the file as HTML: an HTML/PDF polyglot is refused. (Long
+# enough that compressed streams do not match by chance.)
+_MARKUP = re.compile(rb"<\s*(?:html|script|iframe|!doctype)\b|javascript:", re.I)
+# PDF features that run code or act on their own; a report or a scan needs none of them. An OpenAction
+# that is only a destination (open at page 1, fit width: word processors write one) is no action.
+_ACTIVE_PDF_KEYS = frozenset(
+    {"/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/RichMedia"}
+)
+# Looked for in the raw bytes too (short keys would match compressed data by chance).
+_ACTIVE_RAW = re.compile(rb"/(?:JavaScript|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z])")
 
 
 def _check_pdf(upload: UploadedFile, name: str) -> None:
+    raw = upload.read()
+    upload.seek(0)
+    if _MARKUP.search(raw):
+        raise _refuse(name, "the PDF also contains web page markup (a disguised HTML file).")
     try:
         reader = PdfReader(upload, strict=False)
         # Many reports are encrypted with an empty open password (only editing is restricted): fine.
         if reader.is_encrypted and not reader.decrypt(""):
             raise _refuse(name, "the PDF is password-protected; staff could not open it.")
         pages = len(reader.pages)
+        active = _active_content(reader, raw)
     except InvalidInput:
         raise
     except Exception as exc:  # pypdf raises many kinds on malformed input; any of them means "not a PDF"
@@ -124,6 +154,35 @@ def _check_pdf(upload: UploadedFile, name: str) -> None:
         upload.seek(0)
     if pages < 1:
         raise _refuse(name, "the PDF has no pages.")
+    if active:
+        raise _refuse(name, f"the PDF carries active content ({active}); send a plain document or a scan.")
+
+
+def _active_content(reader: PdfReader, raw: bytes) -> str:
+    """The first active-content key found: in the raw bytes, or in the objects pypdf resolves (which
+    covers keys hidden in compressed object streams)."""
+    if found := _ACTIVE_RAW.search(raw):
+        return found.group().decode().lstrip("/")
+    seen: set[int] = set()
+    stack = [reader.trailer]
+    while stack and len(seen) < 20_000:
+        node = stack.pop()
+        if hasattr(node, "get_object"):
+            node = node.get_object()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "/OpenAction" and isinstance(value.get_object(), list):
+                    continue
+                if key in _ACTIVE_PDF_KEYS:
+                    return key.lstrip("/")
+                if key not in ("/Parent", "/P"):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return ""
 
 
 _truncation_lock = threading.Lock()
@@ -142,11 +201,12 @@ def _truncated_images_refused():
             ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
-def _check_image(upload: UploadedFile, name: str) -> tuple[str, str]:
+def _check_image(upload: UploadedFile, name: str) -> tuple[tuple[str, str], bytes]:
+    """(content type, extension) of an accepted image, and its thumbnail: decoded once, for both."""
     accepted = ", ".join(sorted({ext.upper() for _, ext in IMAGE_FORMATS.values()}))
     try:
         with _truncated_images_refused():
-            image_format = _decode(upload, name)
+            image_format, thumbnail = _decode(upload, name)
     except InvalidInput:
         raise
     except UnidentifiedImageError as exc:
@@ -157,23 +217,26 @@ def _check_image(upload: UploadedFile, name: str) -> tuple[str, str]:
         raise _refuse(name, f"the image could not be decoded ({type(exc).__name__}).") from exc
     finally:
         upload.seek(0)
-    return IMAGE_FORMATS[image_format]
+    return IMAGE_FORMATS[image_format], thumbnail
 
 
-def _decode(upload: UploadedFile, name: str) -> str:
-    """Open, verify and fully decode the image; its Pillow format."""
+def _decode(upload: UploadedFile, name: str) -> tuple[str, bytes]:
+    """Check the pixel count from the header, verify the structure, then decode once: the decoded
+    pixels prove the image is whole and make its thumbnail. Returns (Pillow format, thumbnail JPEG)."""
     with Image.open(upload, formats=list(IMAGE_FORMATS)) as image:
         image_format, (width, height) = image.format, image.size
-        # Pillow only refuses past twice its bound (and warns below that); we refuse at the bound.
-        if width * height > Image.MAX_IMAGE_PIXELS:
-            raise _refuse(name, f"the image has too many pixels ({width}x{height}).")
+        # From the header alone: a small file can declare a huge canvas (a 3 KB lossless WebP of
+        # 9400x9400 took 13 s and 1.5 GB to decode).
+        if width * height > settings.ATTACHMENT_MAX_PIXELS:
+            raise _refuse(
+                name,
+                f"the image has too many pixels ({width}x{height}); "
+                f"at most {settings.ATTACHMENT_MAX_PIXELS // 1_000_000} megapixels.",
+            )
         image.verify()
     upload.seek(0)
-    # verify() checks structure only; decoding proves the pixels are really there.
     with Image.open(upload, formats=[image_format]) as image:
-        image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
-        image.load()
-    return image_format
+        return image_format, _thumbnail_of(image)
 
 
 def attachment_upload(*, account: Account, actor: User, upload: UploadedFile, category: str) -> Attachment:
@@ -185,7 +248,8 @@ def attachment_upload(*, account: Account, actor: User, upload: UploadedFile, ca
     if upload.size > settings.ATTACHMENT_MAX_BYTES:
         raise _too_large(upload.size)
     name = _display_name(upload.name)
-    content_type, ext = _detect(upload, name)
+    _quota_check(actor=actor, size=upload.size)
+    (content_type, ext), thumbnail = _detect(upload, name)
     attachment = Attachment(
         account=account,
         uploaded_by=actor,
@@ -195,8 +259,6 @@ def attachment_upload(*, account: Account, actor: User, upload: UploadedFile, ca
         ext=ext,
         content_type=content_type,
     )
-    # Made now, once: the pages and PDF summaries then read this small JPEG, never the original.
-    thumbnail = _thumbnail_jpeg(upload) if content_type.startswith("image/") else None
     upload.seek(0)
     try:
         # Storage names come from the fields' upload_to (random); the names passed here are ignored.
@@ -211,15 +273,20 @@ def attachment_upload(*, account: Account, actor: User, upload: UploadedFile, ca
     return attachment
 
 
-def _thumbnail_jpeg(image_file) -> bytes:
-    """A small JPEG of an image file (HEIC included, which browsers cannot show)."""
-    with Image.open(image_file, formats=list(IMAGE_FORMATS)) as image:
-        image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
-        thumb = ImageOps.exif_transpose(image)
-        thumb.thumbnail(THUMBNAIL_SIZE)
-        out = io.BytesIO()
-        thumb.convert("RGB").save(out, "JPEG", quality=80)
+def _thumbnail_of(image: Image.Image) -> bytes:
+    """A small JPEG of an opened image (HEIC included, which browsers cannot show). Made once, at
+    upload: the pages and PDF summaries then read it, never the original."""
+    image.draft("RGB", THUMBNAIL_SIZE)  # JPEG decodes at a reduced scale: less memory
+    thumb = ImageOps.exif_transpose(image)
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    out = io.BytesIO()
+    thumb.convert("RGB").save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def _thumbnail_jpeg(image_file) -> bytes:
+    with Image.open(image_file, formats=list(IMAGE_FORMATS)) as image:
+        return _thumbnail_of(image)
 
 
 def _stored_files_delete(attachment: Attachment) -> None:
@@ -358,10 +425,11 @@ def attachments_cleanup(*, now: dt.datetime | None = None, batch_size: int = 200
 
 
 def attachments_visible_to(*, account: Account, user: User) -> QuerySet[Attachment]:
-    """Staff of the account see all its files; the uploader theirs; providers those of their rooms'
-    intakes (or intakes naming them); a patient those on their own intakes."""
+    """Clinic admins see all the account's files; the uploader theirs; providers those of their rooms'
+    intakes (or intakes naming them); a patient those on their own intakes. The front desk sees
+    none but their own uploads: files are clinical content (visits.selectors.sees_clinical_content)."""
     files = Attachment.objects.for_account(account)
-    if is_staff_user(user):
+    if is_staff_user(user) and sees_clinical_content(user):
         return files
     visible = Q(uploaded_by=user)
     if user.is_provider:

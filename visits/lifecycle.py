@@ -2,19 +2,25 @@
 
 Every visit is created, locked and moved from status to status through these functions, so that each
 change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`):
-the summary of a visit that ended, and the live push of every queue change (a patient joins, is accepted,
-leaves, is closed by the system), sent after commit.
+the ended visit's PDF summary, the webhook outbox rows (`visit.created`, `visit.updated`,
+`visit.ended`, `visit.note.signed_and_sent`) carrying the visit as the API shows it, and the live push of
+every change to a queue (a patient joins, is accepted, leaves, is closed by the system, sent back, marked
+urgent), sent after commit.
 Lock order when several rows are locked: visit, then provider, then room.
 """
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from push.events import EventKind
 from push.services import publish_on_commit
 from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus
+from visits.serializers import visit_data
 from visits.summaries.services import summary_request_for
+from webhooks.event_types import EventType
+from webhooks.selectors import webhook_listeners
+from webhooks.services import WebhookEvent, webhook_events_record
 
 ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
 
@@ -39,7 +45,7 @@ def event_record(
     at: dt.datetime,
 ) -> VisitEvent:
     """One row of a visit's timeline: a status change, or a change within a status (`from == to`)."""
-    return VisitEvent.objects.create(
+    event = VisitEvent.objects.create(
         visit_id=visit_id,
         from_status=from_status,
         to_status=to_status,
@@ -47,6 +53,8 @@ def event_record(
         reason=reason,
         created=at,
     )
+    _announce(events=[event])
+    return event
 
 
 def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
@@ -55,7 +63,7 @@ def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
     event_record(
         visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at
     )
-    _announce(ended_visit_ids=[], queues=_queue_of(visit, from_status=None, to_status=visit.status))
+    _announce(queues=_queue_of(visit, from_status=None, to_status=visit.status))
     return visit
 
 
@@ -98,7 +106,7 @@ def transitions_record_bulk(
     *, visit_ids: list[int], from_status: int, to_status: int, reason: str, at: dt.datetime
 ) -> None:
     """The system's set-based changes (the overdue closer): one event row per visit, in one insert."""
-    VisitEvent.objects.bulk_create(
+    events = VisitEvent.objects.bulk_create(
         VisitEvent(
             visit_id=visit_id,
             from_status=from_status,
@@ -109,11 +117,30 @@ def transitions_record_bulk(
         )
         for visit_id in visit_ids
     )
-    if visit_ids and _queue_moves(from_status, to_status):
-        rooms = Visit.objects.filter(pk__in=visit_ids, type__in=QUEUE_TYPES).values_list(
-            "account_id", "room_id"
-        )
-        _announce(ended_visit_ids=[], queues=rooms.distinct())
+    moved = visit_ids and _queue_moves(from_status, to_status)
+    _announce(events=events, queues=_queues_of_ids(visit_ids) if moved else ())
+
+
+def _announce(
+    *,
+    ended_visit_ids: Sequence[int] = (),
+    events: Sequence[VisitEvent] = (),
+    queues: Iterable[tuple[int, int]] = (),
+) -> None:
+    """What follows a recorded change: an ended visit's PDF summary is requested (rendered after commit);
+    each event recorded goes to the webhook outbox; the queues changed, as (account, room), are pushed
+    after commit, one event per account naming its rooms."""
+    for visit_id in ended_visit_ids:
+        summary_request_for(visit_id=visit_id)
+    if events:
+        _webhooks_record(events)
+    # A change within the queue (a waiting patient marked urgent) moves no status: look its room up.
+    within = [e.visit_id for e in events if e.from_status == e.to_status == VisitStatus.WAITING]
+    rooms_by_account = defaultdict(set)
+    for account_id, room_id in [*queues, *(_queues_of_ids(within) if within else ())]:
+        rooms_by_account[account_id].add(room_id)
+    for account_id, room_ids in rooms_by_account.items():
+        publish_on_commit(kind=EventKind.QUEUE, account_id=account_id, room_ids=room_ids)
 
 
 def _queue_moves(from_status: int | None, to_status: int) -> bool:
@@ -127,13 +154,47 @@ def _queue_of(visit: Visit, *, from_status: int | None, to_status: int) -> list[
     return [(visit.account_id, visit.room_id)] if moves else []
 
 
-def _announce(*, ended_visit_ids: list[int], queues: Iterable[tuple[int, int]]) -> None:
-    """What follows a recorded change, after commit: an ended visit's PDF summary is requested; the
-    changed queues (account, room) are pushed, one event per account naming its rooms."""
-    for visit_id in ended_visit_ids:
-        summary_request_for(visit_id=visit_id)
-    rooms_by_account = defaultdict(set)
-    for account_id, room_id in queues:
-        rooms_by_account[account_id].add(room_id)
-    for account_id, room_ids in rooms_by_account.items():
-        publish_on_commit(kind=EventKind.QUEUE, account_id=account_id, room_ids=room_ids)
+def _queues_of_ids(visit_ids: Sequence[int]) -> list[tuple[int, int]]:
+    return list(
+        Visit.objects.filter(pk__in=visit_ids, type__in=QUEUE_TYPES)
+        .order_by()
+        .values_list("account_id", "room_id")
+        .distinct()
+    )
+
+
+def _webhook_kind(event: VisitEvent) -> EventType:
+    if event.from_status is None:
+        return EventType.VISIT_CREATED
+    if event.to_status in ENDED_STATUSES and event.from_status != event.to_status:
+        return EventType.VISIT_ENDED
+    return EventType.VISIT_UPDATED
+
+
+def _webhooks_record(events: Sequence[VisitEvent]) -> None:
+    """One outbox row per event and endpoint, in one insert. The visits are read (once, together) only
+    when an endpoint listens: without one this costs a read of the endpoints table."""
+    kinds = {event.visit_id: _webhook_kind(event) for event in events}
+    listening = webhook_listeners(event_types={*kinds.values(), EventType.VISIT_NOTE_SIGNED_AND_SENT})
+    accounts = set().union(*listening.values())
+    if not accounts:
+        return
+    outbox = []
+    for visit in Visit.objects.with_related().filter(pk__in=kinds, account_id__in=accounts).order_by("pk"):
+        kind = kinds[visit.pk]
+        types = [kind]
+        if kind == EventType.VISIT_ENDED and visit.status == VisitStatus.COMPLETED and visit.notes:
+            types.append(EventType.VISIT_NOTE_SIGNED_AND_SENT)
+        data = None
+        for event_type in types:
+            if visit.account_id in listening[event_type]:
+                data = data or visit_data(visit, viewer=None)  # the clinic's own server: everything
+                outbox.append(
+                    WebhookEvent(
+                        account_id=visit.account_id,
+                        event_type=event_type,
+                        data=data,
+                        ordering_key=f"visit:{visit.pk}",
+                    )
+                )
+    webhook_events_record(events=outbox)

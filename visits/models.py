@@ -20,6 +20,13 @@ class VisitStatus(models.IntegerChoices):
     CANCELLED = 40, "cancelled"
 
 
+class Priority(models.IntegerChoices):
+    """Triage: the queues show urgent patients first, then the longest waiting."""
+
+    URGENT = 1, "Urgent"
+    NORMAL = 2, "Normal"
+
+
 class CloseReason(models.TextChoices):
     PATIENT_END_CALL = "patient_end_call", "Patient ended the call"
     PATIENT_EXIT_ROOM = "patient_exit_room", "Patient left the waiting room"
@@ -142,8 +149,25 @@ class VisitQuerySet(AccountScopedQuerySet):
         ).prefetch_related("intake__attachments")
 
 
+class IntakeAddendum(models.Model):
+    """A correction or addition to an intake, kept beside it: the intake itself is read-only once its
+    visit ended, and nothing anyone wrote is ever overwritten."""
+
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="addenda")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    text = models.TextField(max_length=4000)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"addendum to intake {self.intake_id} by {self.author_id}"
+
+
 class Visit(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     # The video call's id: stable for the visit, unguessable, and no secret of ours in it.
     meeting_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="visits")
@@ -203,6 +227,7 @@ class Visit(models.Model):
             ("view_all_visits", "Can find any visit of the account"),
             ("force_cancel_visit", "Can force-cancel any visit"),
             ("export_visit_summary", "Can download visit summaries of any visit"),
+            ("view_clinical_content", "Can read notes, patients' files and PDF summaries of visits they see"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=VisitStatus.values), name="visit_status_valid"),
@@ -233,6 +258,23 @@ class Visit(models.Model):
     @property
     def status_words(self) -> str:
         return status_words(self.status)
+
+    @property
+    def state_words(self) -> str:
+        """For staff lists: an appointment not yet started is "booked", not "waiting"."""
+        if self.type == VisitType.SCHEDULED and self.status == VisitStatus.WAITING:
+            return "booked"
+        return self.status_words
+
+    @property
+    def has_happened(self) -> bool:
+        """Something to summarise: it was seen, or a queue visit that ended (a wait is worth a record);
+        not an appointment still booked or cancelled before it started."""
+        return (
+            self.status == VisitStatus.COMPLETED
+            or self.actual_start is not None
+            or (self.type in QUEUE_TYPES and self.status == VisitStatus.CANCELLED)
+        )
 
     @property
     def is_active(self) -> bool:
@@ -320,7 +362,8 @@ class Attachment(models.Model):
 
 
 def summary_upload_to(instance, filename):
-    return f"summaries/{instance.visit.account_id}/visit-{instance.visit_id}.pdf"
+    # Random per render: a storage listing or a leaked path names no visit, and an old link dies.
+    return f"summaries/{instance.visit.account_id}/{uuid.uuid4().hex}.pdf"
 
 
 class VisitSummary(models.Model):
@@ -336,8 +379,18 @@ class VisitSummary(models.Model):
     file = models.FileField(upload_to=summary_upload_to, max_length=255, blank=True)
     source_modified = models.DateTimeField(null=True, blank=True, help_text="visit.modified when rendered")
     requested = models.DateTimeField(auto_now=True)
+    # The outbox's clock: a pending summary not rendered by then is enqueued again by the sweep (its task
+    # was lost: broker restarted empty, worker killed, retries spent in an outage).
+    due = models.DateTimeField(null=True, blank=True)
+    # Requested by the system (a visit closed for waiting too long): rendered after everything else.
+    background = models.BooleanField(default=False)
     rendered = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due"], condition=models.Q(status="pending"), name="summary_pending_due_idx")
+        ]
 
     def __str__(self) -> str:
         return f"summary of visit {self.visit_id} ({self.status})"

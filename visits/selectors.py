@@ -13,6 +13,7 @@ from push.events import Audience
 from visits.models import (
     QUEUE_TYPES,
     Attachment,
+    CloseReason,
     Intake,
     SummaryDownload,
     Visit,
@@ -47,6 +48,13 @@ def queue_audience(*, user: User) -> Audience | None:
         ).values_list("room_id", flat=True)
         return Audience(account_id=user.account_id, room_ids=frozenset(rooms))
     return None
+
+
+def sees_clinical_content(user: User) -> bool:
+    """Clinical content is a visit's notes, the patient's files and the PDF summary (which holds both).
+    Patients see their own, providers and clinic admins those of the visits they see; the front desk
+    none (they see who, when, where and why: demographics, times, the reason and intake answers)."""
+    return user.is_member or user.has_perm("visits.view_clinical_content")
 
 
 def visits_visible_to(*, account: Account, user: User) -> QuerySet[Visit]:
@@ -123,7 +131,7 @@ def intake_get(*, account: Account, user: User, intake_id) -> Intake:
     intake = (
         intakes_visible_to(account=account, user=user)
         .select_related("room", "member", "provider__user", "consultation")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", "addenda")
         .filter(pk=pk)
         .first()
         if pk
@@ -192,7 +200,9 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
     visit looking for waiting ones. Only the picked rows are joined to their patient, intake and room.
     Each visit carries `licensed`: whether the provider holds a licence for the patient's location (the
     rule visits.services.provider_may_take enforces on accept), and `attachment_count`."""
-    position = Window(RowNumber(), partition_by=F("type"), order_by=[F("created").asc(), F("id").asc()])
+    position = Window(
+        RowNumber(), partition_by=F("type"), order_by=[F("priority").asc(), F("created").asc(), F("id").asc()]
+    )
     page_ids = _provider_queue(user=user).annotate(position=position).filter(position__lte=limit).values("id")
     licence = ProviderLicense.objects.filter(provider__user=user, state=OuterRef("intake__location"))
     attachments = (
@@ -212,6 +222,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             "created",
             "provider_id",
             "appointment_id",
+            "priority",
             "room__name",
             "room__max_waiting_time",
             "member__first_name",
@@ -224,7 +235,7 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             licensed=Q(intake__isnull=True) | Q(intake__location="") | Exists(licence),
             attachment_count=Coalesce(Subquery(attachments), 0),
         )
-        .order_by("created", "id")
+        .order_by("priority", "created", "id")
     ):
         pages[visit.type].append(visit)
     return pages
@@ -278,6 +289,62 @@ def visit_events(*, visit: Visit) -> list[VisitEvent]:
     return list(VisitEvent.objects.filter(visit=visit).select_related("actor").order_by("created", "id"))
 
 
+# --- the clinic board (front desk and admins) --------------------------------------------------------
+
+LEFT_UNSEEN_REASONS = (CloseReason.MAX_WAITING_TIME_REACHED, CloseReason.PATIENT_EXIT_ROOM)
+
+
+def _local_midnight(now: dt.datetime, zone) -> dt.datetime:
+    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class BoardRoom:
+    room: Room
+    waiting: list[Visit]
+    in_progress: list[Visit]
+    left_unseen: list[Visit]
+
+
+def clinic_board(*, account: Account, user: User, now: dt.datetime) -> list[BoardRoom]:
+    """Every room's waiting and in-progress patients (walk-ins, e-consults and started appointments),
+    urgent first then longest waiting, and who left today without being seen (timed out, or left the
+    waiting room), today being the room's own day. Three queries whatever the clinic's size."""
+    if not is_staff_user(user):
+        raise NotAllowed("The clinic board is for the front desk and clinic admins.")
+    rooms = list(Room.objects.for_account(account).order_by("name", "code"))
+    active = (
+        Visit.objects.for_account(account)
+        .filter(type__in=QUEUE_TYPES, status__in=(VisitStatus.WAITING, VisitStatus.IN_PROGRESS))
+        .select_related("member", "intake", "provider__user", "appointment")
+        .order_by("priority", "created", "id")
+    )
+    earliest_midnight = min((_local_midnight(now, r.zone) for r in rooms), default=now)
+    left = (
+        Visit.objects.for_account(account)
+        .filter(
+            type__in=QUEUE_TYPES,
+            status=VisitStatus.CANCELLED,
+            close_reason__in=LEFT_UNSEEN_REASONS,
+            actual_start__isnull=True,
+            modified__gte=earliest_midnight,
+        )
+        .select_related("member")
+        .order_by("-modified")
+    )
+    by_room = {r.pk: BoardRoom(room=r, waiting=[], in_progress=[], left_unseen=[]) for r in rooms}
+    for visit in active:
+        entry = by_room[visit.room_id]
+        (entry.waiting if visit.status == VisitStatus.WAITING else entry.in_progress).append(visit)
+    for visit in left:
+        entry = by_room[visit.room_id]
+        if visit.modified >= now.astimezone(entry.room.zone).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ):
+            entry.left_unseen.append(visit)
+    return list(by_room.values())
+
+
 # --- the clinic admin's visits page -----------------------------------------------------------------
 
 
@@ -306,6 +373,25 @@ ADMIN_SORTS = {
 }
 
 
+# Who ended a visit, as the admin filters it: by its close reason.
+CLOSED_BY_REASONS = {
+    "patient": (
+        CloseReason.PATIENT_END_CALL,
+        CloseReason.PATIENT_EXIT_ROOM,
+        CloseReason.PATIENT_CANCEL_APPOINTMENT,
+    ),
+    "provider": (
+        CloseReason.CALL_ENDED,
+        CloseReason.NO_ANSWER,
+        CloseReason.EMERGENCY_REFERRAL,
+        CloseReason.DUPLICATE,
+        CloseReason.PROVIDER_OTHER,
+    ),
+    "system": (CloseReason.MAX_WAITING_TIME_REACHED,),
+    "admin": (CloseReason.FORCE_CANCELLED,),
+}
+
+
 def admin_visit_search(
     *,
     account: Account,
@@ -318,6 +404,7 @@ def admin_visit_search(
     type: int | None = None,
     status: int | None = None,
     patient: str = "",
+    closed_by: str = "",
     sort: str = "-start",
 ) -> QuerySet[Visit]:
     """The clinic admin's search: every visit of the account, dates read in `zone`."""
@@ -338,6 +425,8 @@ def admin_visit_search(
         visits = visits.filter(type=type)
     if status:
         visits = visits.filter(status=status)
+    if closed_by in CLOSED_BY_REASONS:
+        visits = visits.filter(close_reason__in=CLOSED_BY_REASONS[closed_by])
     if patient := (patient or "").strip():
         query = Q(member__code__iexact=patient)
         for word in patient.split():

@@ -1,11 +1,13 @@
 """The wire format of intakes and visits: the contract's field names, UNIX seconds, ids as strings."""
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.api_base import UnixTimestampField, envelope
 from clinic.serializers import ConsultationOut
 from visits.models import CLIENT_CLOSE_REASONS, Intake, Visit, VisitStatus, VisitType
+from visits.selectors import sees_clinical_content
 
 INTAKE_TYPE_CHOICES = [(VisitType.WALKIN.value, "walk-in"), (VisitType.SCHEDULED.value, "appointment")]
 
@@ -19,6 +21,18 @@ class AttachmentOut(serializers.Serializer):
     created = UnixTimestampField()
 
 
+def _shows_clinical(context: dict) -> bool:
+    """Whether the reader sees notes and files: `viewer` in the context (None: the system itself, as in
+    webhooks), else the request's user."""
+    if "viewer" in context:
+        viewer = context["viewer"]
+    elif "request" in context:
+        viewer = context["request"].user
+    else:
+        raise ImproperlyConfigured("Serialize visits and intakes with a viewer or a request in the context.")
+    return viewer is None or sees_clinical_content(viewer)
+
+
 class _CustomFieldsAtTopLevel(serializers.Serializer):
     """Custom intake fields are echoed beside the contract's own, never overriding them."""
 
@@ -29,11 +43,18 @@ class _CustomFieldsAtTopLevel(serializers.Serializer):
         return data
 
 
+class AddendumOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    author_id = serializers.IntegerField(allow_null=True, help_text="The person's id.")
+    created = UnixTimestampField()
+
+
 class IntakeOut(_CustomFieldsAtTopLevel):
     id = serializers.UUIDField()
     room_code = serializers.CharField(source="room.code")
     member_id = serializers.CharField(source="member.code", allow_null=True, default=None)
-    provider_id = serializers.IntegerField(allow_null=True)
+    provider_id = serializers.IntegerField(source="provider.user_id", allow_null=True, default=None)
     reason_for_visit = serializers.CharField()
     type = serializers.IntegerField(allow_null=True)
     location = serializers.CharField()
@@ -41,8 +62,15 @@ class IntakeOut(_CustomFieldsAtTopLevel):
     consultation_id = serializers.IntegerField(allow_null=True)
     consultation = ConsultationOut(allow_null=True)
     attachments = AttachmentOut(many=True, source="attachments.all")
+    addenda = AddendumOut(many=True, source="addenda.all", help_text="Corrections, oldest first.")
     created = UnixTimestampField()
     modified = UnixTimestampField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _shows_clinical(self.context):
+            data["attachments"] = []
+        return data
 
 
 class VisitIntakeOut(_CustomFieldsAtTopLevel):
@@ -56,7 +84,7 @@ class VisitIntakeOut(_CustomFieldsAtTopLevel):
 
 
 class MemberOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(source="user_id", help_text="The person's id, as SSO returns it.")
     code = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
@@ -65,7 +93,7 @@ class MemberOut(serializers.Serializer):
 
 
 class ProviderOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(source="user_id", help_text="The person's id: what provider_id takes.")
     first_name = serializers.CharField(source="user.first_name")
     last_name = serializers.CharField(source="user.last_name")
     title = serializers.CharField()
@@ -119,6 +147,10 @@ class VisitOut(serializers.Serializer):
 
     def to_representation(self, instance: Visit):
         data = super().to_representation(instance)
+        if not _shows_clinical(self.context):
+            data["notes"] = ""
+            if data["intake"] is not None:
+                data["intake"]["attachments"] = []
         data["close_reason"] = instance.close_reason or None
         if not instance.visit_group_id:
             # The contract: only group appointments carry visit_group_id and visit_group at all.
@@ -220,13 +252,19 @@ class VisitListIn(serializers.Serializer):
 VisitEnvelope = envelope("VisitEnvelope", VisitOut)
 
 
+class AddendumIn(serializers.Serializer):
+    text = serializers.CharField(max_length=4000)
+
+
 class PendingOut(serializers.Serializer):
     status = serializers.CharField()
 
 
-def intake_data(intake: Intake) -> dict:
-    return IntakeOut(intake).data
+def intake_data(intake: Intake, *, viewer) -> dict:
+    """The intake as `viewer` may read it (None: the system)."""
+    return IntakeOut(intake, context={"viewer": viewer}).data
 
 
-def visit_data(visit: Visit) -> dict:
-    return VisitOut(visit).data
+def visit_data(visit: Visit, *, viewer) -> dict:
+    """The visit as `viewer` may read it (None: the system, e.g. a webhook to the clinic's own server)."""
+    return VisitOut(visit, context={"viewer": viewer}).data

@@ -20,6 +20,7 @@ from visits.attachments import attachments_attach
 from visits.html import sanitise_html
 from visits.lifecycle import (
     ENDED_STATUSES,
+    event_record,
     transition_record,
     transitions_record_bulk,
     visit_create,
@@ -33,11 +34,14 @@ from visits.models import (
     QUEUE_TYPES,
     CloseReason,
     Intake,
+    IntakeAddendum,
+    Priority,
     Visit,
     VisitStatus,
     VisitType,
 )
 from visits.selectors import intake_get, intakes_visible_to, is_staff_user, visit_get
+from visits.summaries.services import summaries_request_background
 
 # Field names of the contract; anything else a client sends to /intakes is a custom field.
 INTAKE_FIELDS = frozenset(
@@ -209,6 +213,21 @@ def intake_update(
     return intake
 
 
+@transaction.atomic
+def intake_addendum_add(*, account: Account, actor: User, intake_id, text: str) -> IntakeAddendum:
+    """Add a correction to an intake, by anyone who may read it; allowed whether or not its visit has
+    ended. The intake's `modified` moves, so its visits' PDF summaries are rendered again with it."""
+    intake = intake_get(account=account, user=actor, intake_id=intake_id)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput.field("text", "Write the correction.")
+    if len(text) > 4000:
+        raise InvalidInput.field("text", "At most 4,000 characters.")
+    addendum = IntakeAddendum.objects.create(intake=intake, author=actor, text=text)
+    Intake.objects.filter(pk=intake.pk).update(modified=addendum.created)
+    return addendum
+
+
 # --- joining the queue ---------------------------------------------------------------------------------
 
 
@@ -304,8 +323,82 @@ def _join_queue(
             intake=intake,
             consultation=intake.consultation,
             start=now,
+            priority=intake_priority(room=room, intake=intake),
             **fields,
         )
+    return visit_refetch(visit.pk)
+
+
+def intake_priority(*, room: Room, intake: Intake) -> int:
+    """Urgent when an intake answer is one the room lists as urgent (`Room.urgent_answers`, field name to
+    values, compared without case); normal otherwise."""
+    for name, urgent_values in (room.urgent_answers or {}).items():
+        answer = (intake.custom or {}).get(name)
+        answers = answer if isinstance(answer, list) else [answer]
+        wanted = {str(v).strip().casefold() for v in urgent_values or []}
+        if any(str(a).strip().casefold() in wanted for a in answers if a is not None):
+            return Priority.URGENT
+    return Priority.NORMAL
+
+
+def _may_triage(*, actor: User, visit: Visit) -> bool:
+    if is_staff_user(actor):
+        return True
+    return actor.is_provider and actor.provider.rooms.filter(pk=visit.room_id).exists()
+
+
+@transaction.atomic
+def visit_priority_set(*, account: Account, actor: User, visit_id, priority: int) -> Visit:
+    """Staff, and the providers of the visit's room, mark a visit that has not ended urgent or normal."""
+    if priority not in Priority.values:
+        raise InvalidInput.field("priority", "Choose urgent or normal.")
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if not _may_triage(actor=actor, visit=visit):
+        raise NotAllowed("Only the clinic's staff and the room's providers set priorities.")
+    if visit.status not in ACTIVE_STATUSES:
+        raise Conflict(f"The visit is {visit.status_words}; its priority no longer matters.")
+    if visit.priority != priority:
+        now = timezone.now()
+        Visit.objects.filter(pk=visit.pk).update(priority=priority, modified=now)
+        event_record(
+            visit_id=visit.pk,
+            from_status=visit.status,
+            to_status=visit.status,
+            actor=actor,
+            reason=f"priority {Priority(priority).label.lower()}",
+            at=now,
+        )
+    return visit_refetch(visit.pk)
+
+
+@transaction.atomic
+def visit_requeue(*, account: Account, actor: User, visit_id) -> Visit:
+    """Send a walk-in or e-consult in progress back to the waiting queue (the call dropped, the wrong
+    provider took it): the front desk, clinic admins and the provider holding it may. It keeps its place
+    by the time it first joined; an appointment's session goes back to that appointment's provider."""
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    holds = actor.is_provider and visit.provider_id == actor.provider.pk
+    if not (is_staff_user(actor) or holds):
+        raise NotAllowed("Only the clinic's staff and the provider with the patient send them back.")
+    if visit.type not in QUEUE_TYPES or visit.status != VisitStatus.IN_PROGRESS:
+        raise Conflict(
+            f"Only a walk-in or e-consult in progress goes back to the queue; it is {visit.status_words}.",
+            errors={"id": ["Not in progress."]},
+        )
+    now = timezone.now()
+    keep_provider = visit.appointment.provider_id if visit.appointment_id else None
+    Visit.objects.filter(pk=visit.pk, status=VisitStatus.IN_PROGRESS).update(
+        status=VisitStatus.WAITING, provider_id=keep_provider, actual_start=None, modified=now
+    )
+    transition_record(
+        visit=visit,
+        from_status=VisitStatus.IN_PROGRESS,
+        to_status=VisitStatus.WAITING,
+        actor=actor,
+        reason="sent back to the queue",
+        at=now,
+        appointment_changes={"actual_start": None},
+    )
     return visit_refetch(visit.pk)
 
 
@@ -595,6 +688,7 @@ def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OV
                     ),
                 )
                 ids = [row[0] for row in cursor.fetchall()]
+            summaries_request_background(visit_ids=ids, now=now)
             transitions_record_bulk(
                 visit_ids=ids,
                 from_status=VisitStatus.WAITING,

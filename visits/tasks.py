@@ -24,11 +24,14 @@ def attachments_cleanup() -> int:
     return attachments.attachments_cleanup()
 
 
+# Retries with exponential backoff and jitter: 1, 2, 4 ... 120 s, about five minutes in all, so a minute-long
+# outage of the database or storage is outlasted. Past them the pending row is the sweep's to retry.
 @shared_task(
     autoretry_for=(Exception,),
     retry_backoff=True,
     retry_backoff_max=120,
-    max_retries=3,
+    retry_jitter=True,
+    max_retries=8,
     soft_time_limit=60,
     time_limit=90,
 )
@@ -67,3 +70,9 @@ def close_overdue_visits() -> int:
 def summary_exports_cleanup() -> int:
     """Beat, daily: bulk export ZIPs are removed once they are older than SUMMARY_EXPORT_TTL."""
     return exports.exports_cleanup()
+
+
+@shared_task(**CLEANUP)
+def summaries_sweep() -> int:
+    """Beat, every minute: enqueue the pending summaries whose task was lost, and the background ones."""
+    return summary_services.summaries_sweep()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from visits import admin_views, attachment_views, views
+from visits import admin_views, attachment_views, board_views, views
 
 app_name = "visits"
 
@@ -14,6 +14,13 @@ urlpatterns += [
         attachment_views.attachment_thumbnail,
         name="attachment-thumbnail",
     ),
+]
+
+# The clinic board (front desk and clinic admins).
+urlpatterns += [
+    path("board/", board_views.board, name="board"),
+    path("board/visits/<int:visit_id>/priority/", board_views.board_priority, name="board-priority"),
+    path("board/visits/<int:visit_id>/requeue/", board_views.board_requeue, name="board-requeue"),
 ]
 
 # The provider dashboard.

@@ -4,23 +4,22 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import trigger_client_event
 
+from clinic.decorators import htmx_login_required
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from push import streams
 from visits import selectors, services
 from visits.dashboard_forms import VisitCloseForm, VisitCompleteForm
 from visits.html import sanitise_html
-from visits.models import VisitType
+from visits.models import Priority, VisitType
 
 DASHBOARD = "visits/dashboard.html"
 # Sent after the provider's own accept/complete/close: the queues and "In progress" reload.
@@ -29,18 +28,12 @@ IN_PROGRESS_CHANGED = "in-progress-changed"
 
 
 def provider_required(view):
-    """Logged-in providers who may accept visits. An htmx request whose session expired reloads the
-    whole page into the login form rather than swapping the login page into a queue."""
+    """Logged-in providers who may accept visits (an expired htmx request goes to the login page)."""
 
+    @htmx_login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         user = request.user
-        if not user.is_authenticated:
-            if request.htmx:
-                page = request.htmx.current_url_abs_path or resolve_url("visits:dashboard")
-                login = resolve_url(settings.LOGIN_URL)
-                return HttpResponseClientRedirect(f"{login}?{urlencode({'next': page})}")
-            return redirect_to_login(request.get_full_path())
         if not (user.is_provider and user.has_perm("visits.accept_visit")):
             raise PermissionDenied("The dashboard is for providers.")
         return view(request, *args, **kwargs)
@@ -80,6 +73,7 @@ def _queue_rows(visits, *, now) -> list:
         visit.limit_display = _duration(limit) if limit else ""
         visit.wait_percent = min(100, visit.waited * 100 // limit) if limit else 0
         visit.wait_level = _wait_level(visit.waited, limit)
+        visit.urgent = visit.priority == Priority.URGENT
     return visits
 
 
@@ -266,11 +260,14 @@ def visit_detail(request, visit_id: int):
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     zone = user.provider.time_zone if user.is_provider else visit.room.time_zone
+    clinical = selectors.sees_clinical_content(user)
     context = {
         "visit": visit,
         "events": selectors.visit_events(visit=visit),
+        "clinical": clinical,
+        "addenda": list(visit.intake.addenda.select_related("author")) if visit.intake_id else [],
         # Stored sanitised; cleaned again here because this page marks it safe.
-        "notes_html": mark_safe(sanitise_html(visit.notes)),
+        "notes_html": mark_safe(sanitise_html(visit.notes)) if clinical else "",
         "custom_fields": [
             (name.removeprefix("custom_").replace("_", " "), value)
             for name, value in (visit.intake.custom if visit.intake else {}).items()

@@ -218,7 +218,7 @@ def test_room_detail_lists_providers_and_consultations(
 ):
     response = member_api.get(f"rooms/{room.code}")
     data = response.json()["data"]
-    assert data["provider_ids"] == sorted([provider.pk, other_provider.pk])
+    assert data["provider_ids"] == sorted([provider.user_id, other_provider.user_id])
     assert data["payment"]["consultations"][0] == {
         "id": consultation.pk,
         "description": "General consultation",

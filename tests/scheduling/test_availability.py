@@ -56,7 +56,7 @@ def test_slots_follow_the_hours_the_consultation_length_and_the_room_grid(provid
     assert [local_hm(s["start"]) for s in data] == [
         f"Mon {h:02d}:{m:02d}" for h in (9, 10, 11) for m in (0, 15, 30, 45)
     ][:-1]  # 11:45 would end after 12:00
-    assert all(s["end"] - s["start"] == 1800 and s["provider_ids"] == [provider.pk] for s in data)
+    assert all(s["end"] - s["start"] == 1800 and s["provider_ids"] == [provider.user_id] for s in data)
 
 
 S = ts(la(2027, 3, 9, 10))  # Tuesday 10:00
@@ -200,11 +200,11 @@ def test_provider_location_and_intake_filters(member_api, provider, other_provid
     work(other_provider, room, days=[0])
     window = {"room_code": "main", "start": ts(la(2027, 3, 8, 9)), "end": ts(la(2027, 3, 8, 10))}
     both = member_api.get("availability", window).json()["data"]
-    assert both[0]["provider_ids"] == sorted([provider.pk, other_provider.pk])
-    only = member_api.get("availability", {**window, "provider_id": provider.pk}).json()["data"]
-    assert {tuple(s["provider_ids"]) for s in only} == {(provider.pk,)}
+    assert both[0]["provider_ids"] == sorted([provider.user_id, other_provider.user_id])
+    only = member_api.get("availability", {**window, "provider_id": provider.user_id}).json()["data"]
+    assert {tuple(s["provider_ids"]) for s in only} == {(provider.user_id,)}
     ny = member_api.get("availability", {**window, "location": "ny"}).json()["data"]
-    assert {tuple(s["provider_ids"]) for s in ny} == {(other_provider.pk,)}
+    assert {tuple(s["provider_ids"]) for s in ny} == {(other_provider.user_id,)}
     hour = ConsultationFactory(room=room, duration=3600)
     intake = IntakeFactory(account=room.account, room=room, member=member, location="NY", consultation=hour)
     by_intake = member_api.get(
@@ -212,7 +212,7 @@ def test_provider_location_and_intake_filters(member_api, provider, other_provid
     )
     data = by_intake.json()["data"]
     assert data[0]["end"] - data[0]["start"] == 3600
-    assert {tuple(s["provider_ids"]) for s in data} == {(other_provider.pk,)}
+    assert {tuple(s["provider_ids"]) for s in data} == {(other_provider.user_id,)}
     assert member_api.get("availability", {**window, "location": "XX"}).status_code == 400
 
 

@@ -54,23 +54,23 @@ def free_at(api, start, provider_id=None) -> list[int]:
 def test_a_patient_books_a_free_slot_and_it_is_no_longer_offered(
     member_api, hours, intake, provider, other_provider
 ):
-    response = book(member_api, intake, provider_id=provider.pk)
+    response = book(member_api, intake, provider_id=provider.user_id)
     assert response.status_code == 201, response.json()
     visit = response.json()["data"]
-    assert (visit["type"], visit["status"], visit["provider"]["id"]) == (2, 10, provider.pk)
+    assert (visit["type"], visit["status"], visit["provider"]["id"]) == (2, 10, provider.user_id)
     assert visit["start"] == ts(TEN) and visit["intake"]["consultation"]["duration"] == QUARTER
     assert "visit_group_id" not in visit
-    assert free_at(member_api, TEN) == [other_provider.pk]
+    assert free_at(member_api, TEN) == [other_provider.user_id]
     listed = member_api.get("visits", {"type": 2}).json()
     assert [v["id"] for v in listed["data"]] == [visit["id"]]
 
 
 def test_a_time_that_is_not_a_slot_is_409_in_the_envelope(member_api, hours, intake, provider):
     for start in (la(2027, 3, 8, 10, 5), la(2027, 3, 8, 18), la(2027, 3, 7, 10), la(2027, 3, 8, 7)):
-        response = book(member_api, intake, start=start, provider_id=provider.pk)
+        response = book(member_api, intake, start=start, provider_id=provider.user_id)
         assert response.status_code == 409, start
         assert response.json()["code"] == 409 and response.json()["errors"]["start"]
-    wrong_length = book(member_api, intake, length=1800, provider_id=provider.pk)
+    wrong_length = book(member_api, intake, length=1800, provider_id=provider.user_id)
     assert wrong_length.status_code == 409 and "15 minutes" in wrong_length.json()["message"]
     assert not Visit.objects.filter(type=VisitType.SCHEDULED).exists()
 
@@ -78,14 +78,14 @@ def test_a_time_that_is_not_a_slot_is_409_in_the_envelope(member_api, hours, int
 def test_the_second_booking_of_a_slot_is_409(
     member_api, front_desk_api, hours, intake, provider, account, room
 ):
-    assert book(member_api, intake, provider_id=provider.pk).status_code == 201
+    assert book(member_api, intake, provider_id=provider.user_id).status_code == 201
     someone = MemberFactory(account=account, code="P-2002")
     again = front_desk_api.post(
         "visits",
         {
             "room_code": "main",
             "member_id": someone.code,
-            "provider_id": provider.pk,
+            "provider_id": provider.user_id,
             "start": ts(TEN),
             "end": ts(TEN) + QUARTER,
         },
@@ -103,10 +103,10 @@ postgres_only = pytest.mark.skipif(
 def test_the_exclusion_constraint_refuses_a_double_booking_even_past_the_check(
     member_api, hours, intake, provider, monkeypatch
 ):
-    assert book(member_api, intake, provider_id=provider.pk).status_code == 201
+    assert book(member_api, intake, provider_id=provider.user_id).status_code == 201
     # As if two requests had both passed the availability check: the database still says no, as a 409.
     monkeypatch.setattr(services, "providers_free_for", lambda **kw: [provider.pk])
-    overlapping = book(member_api, intake, start=TEN + dt.timedelta(minutes=5), provider_id=provider.pk)
+    overlapping = book(member_api, intake, start=TEN + dt.timedelta(minutes=5), provider_id=provider.user_id)
     assert overlapping.status_code == 409
     assert overlapping.json() == {
         "code": 409,
@@ -143,24 +143,28 @@ def test_the_constraint_ignores_cancelled_group_and_other_providers_visits(
 
 def test_buffers_are_part_of_the_held_time(member_api, hours, intake, provider, room):
     Room.objects.filter(pk=room.pk).update(buffer_after=15 * 60)
-    assert book(member_api, intake, provider_id=provider.pk).status_code == 201
+    assert book(member_api, intake, provider_id=provider.user_id).status_code == 201
     assert (
-        book(member_api, intake, start=TEN + dt.timedelta(minutes=15), provider_id=provider.pk).status_code
+        book(
+            member_api, intake, start=TEN + dt.timedelta(minutes=15), provider_id=provider.user_id
+        ).status_code
         == 409
     )
     assert (
-        book(member_api, intake, start=TEN + dt.timedelta(minutes=30), provider_id=provider.pk).status_code
+        book(
+            member_api, intake, start=TEN + dt.timedelta(minutes=30), provider_id=provider.user_id
+        ).status_code
         == 201
     )
 
 
 def test_cancelling_frees_the_slot_at_once(member_api, hours, intake, provider):
-    visit_id = book(member_api, intake, provider_id=provider.pk).json()["data"]["id"]
-    assert provider.pk not in free_at(member_api, TEN)
+    visit_id = book(member_api, intake, provider_id=provider.user_id).json()["data"]["id"]
+    assert provider.user_id not in free_at(member_api, TEN)
     closed = member_api.post("visits/close", {"id": visit_id, "reason": "patient_cancel_appointment"})
     assert closed.json()["data"]["status"] == 40
-    assert provider.pk in free_at(member_api, TEN)
-    assert book(member_api, intake, provider_id=provider.pk).status_code == 201
+    assert provider.user_id in free_at(member_api, TEN)
+    assert book(member_api, intake, provider_id=provider.user_id).status_code == 201
 
 
 def test_a_tbd_appointment_gets_a_provider_only_if_free_and_loses_it_with_zero(
@@ -175,32 +179,32 @@ def test_a_tbd_appointment_gets_a_provider_only_if_free_and_loses_it_with_zero(
         {
             "room_code": "main",
             "member_id": someone.code,
-            "provider_id": provider.pk,
+            "provider_id": provider.user_id,
             "start": ts(TEN),
             "end": ts(TEN) + QUARTER,
         },
     )
     assert taken.status_code == 201
-    busy = front_desk_api.post(f"visits/{visit_id}?version=2", {"provider_id": provider.pk})
+    busy = front_desk_api.post(f"visits/{visit_id}?version=2", {"provider_id": provider.user_id})
     assert busy.status_code == 409 and "not free" in busy.json()["message"]
-    assigned = front_desk_api.post(f"visits/{visit_id}?version=2", {"provider_id": other_provider.pk})
-    assert assigned.status_code == 200 and assigned.json()["data"]["provider"]["id"] == other_provider.pk
+    assigned = front_desk_api.post(f"visits/{visit_id}?version=2", {"provider_id": other_provider.user_id})
+    assert assigned.status_code == 200 and assigned.json()["data"]["provider"]["id"] == other_provider.user_id
     assert free_at(member_api, TEN) == []
     removed = front_desk_api.post(f"visits/{visit_id}?version=2", {"provider_id": 0})
     assert removed.json()["data"]["provider"] is None
     # Dr. Patel's time is free again, but the TBD appointment needs the only free provider: not offered.
     assert free_at(member_api, TEN) == []
     front_desk_api.post("visits/close", {"id": visit_id, "reason": "patient_cancel_appointment"})
-    assert free_at(member_api, TEN) == [other_provider.pk]
+    assert free_at(member_api, TEN) == [other_provider.user_id]
 
 
 def test_rescheduling_goes_through_the_same_guard(
     member_api, front_desk_api, hours, intake, provider, other_provider
 ):
-    visit_id = book(member_api, intake, provider_id=provider.pk).json()["data"]["id"]
+    visit_id = book(member_api, intake, provider_id=provider.user_id).json()["data"]["id"]
     eleven = la(2027, 3, 8, 11)
     other_patients = IntakeFactory(account=intake.account, room=intake.room, consultation=intake.consultation)
-    assert book(front_desk_api, other_patients, start=eleven, provider_id=provider.pk).status_code == 201
+    assert book(front_desk_api, other_patients, start=eleven, provider_id=provider.user_id).status_code == 201
     taken = member_api.post(
         f"visits/{visit_id}?version=2", {"start": ts(eleven), "end": ts(eleven) + QUARTER}
     )
@@ -211,8 +215,8 @@ def test_rescheduling_goes_through_the_same_guard(
     moved = member_api.post(f"visits/{visit_id}?version=2", {"start": ts(noon)})
     assert moved.status_code == 200
     assert (moved.json()["data"]["start"], moved.json()["data"]["end"]) == (ts(noon), ts(noon) + QUARTER)
-    assert provider.pk in free_at(member_api, TEN)
-    assert provider.pk not in free_at(member_api, noon)
+    assert provider.user_id in free_at(member_api, TEN)
+    assert provider.user_id not in free_at(member_api, noon)
     # Moving onto its own current time (a no-op retry) is fine: it does not collide with itself.
     assert member_api.post(f"visits/{visit_id}?version=2", {"start": ts(noon)}).status_code == 200
     assert VisitEvent.objects.filter(visit_id=visit_id, reason="rescheduled").count() == 1
@@ -230,7 +234,7 @@ def test_group_visit_seats_until_full_and_the_group_holds_its_provider(
         provider=provider,
         start=TEN,
     )
-    assert provider.pk not in free_at(member_api, TEN + dt.timedelta(minutes=30))
+    assert provider.user_id not in free_at(member_api, TEN + dt.timedelta(minutes=30))
     window = {
         "room_code": "main",
         "visit_group_id": str(group.pk),
@@ -269,20 +273,20 @@ def test_group_visit_seats_until_full_and_the_group_holds_its_provider(
 def test_starting_a_booked_appointment_puts_the_patient_in_that_providers_queue(
     member_api, hours, intake, provider
 ):
-    appointment = book(member_api, intake, provider_id=provider.pk).json()["data"]
+    appointment = book(member_api, intake, provider_id=provider.user_id).json()["data"]
     walkin = member_api.post(
         "visits/add_walkin",
         {"intake_id": str(intake.pk), "room_code": "main", "appointment_id": appointment["id"]},
     )
     assert walkin.status_code == 201
     assert walkin.json()["data"]["appointment_id"] == appointment["id"]
-    assert walkin.json()["data"]["provider"]["id"] == provider.pk
+    assert walkin.json()["data"]["provider"]["id"] == provider.user_id
 
 
 def test_who_may_book(provider_api, member_api, hours, account, room, provider):
     stranger_intake = IntakeFactory(account=account, room=room)
-    assert book(provider_api, stranger_intake, provider_id=provider.pk).status_code == 403
-    assert book(member_api, stranger_intake, provider_id=provider.pk).status_code == 404
+    assert book(provider_api, stranger_intake, provider_id=provider.user_id).status_code == 403
+    assert book(member_api, stranger_intake, provider_id=provider.user_id).status_code == 404
     other = client_for(MemberFactory(account=account).user)
     assert (
         other.post(

@@ -97,7 +97,12 @@ def test_lists_counts_and_newest_first(admin_client, clinic):
     assert response.status_code == 200
     assert _ids(response) == [clinic[k].pk for k in ("waiting", "ada2", "pat2", "ada1", "pat1")]
     assert response.context["total"] == 5
-    assert response.context["counts"] == {"waiting": 1, "inprogress": 0, "completed": 3, "cancelled": 1}
+    assert response.context["counts"] == [
+        ("waiting", "waiting", 1),
+        ("inprogress", "in progress", 0),
+        ("completed", "completed", 3),
+        ("cancelled", "cancelled", 1),
+    ]
     html = response.content.decode()
     assert "Mon 01 Jun 2026, 10:00 PDT" in html  # the room's local time
     assert "Wed 03 Jun 2026, 13:00 EDT" in html
@@ -235,6 +240,18 @@ def test_download_pdf_cell_polls_then_links(
     assert "When (America/Los_Angeles)" in log and " PST" in log
 
 
+def test_a_get_never_starts_a_render(admin_client, clinic, django_capture_on_commit_callbacks):
+    visit = clinic["ada1"]
+    VisitSummary.objects.filter(visit=visit).delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.get(reverse("visits:admin-summary-download", args=[visit.pk]))
+    assert response.status_code == 302
+    assert not VisitSummary.objects.filter(visit=visit).exists() and callbacks == []
+    assert not SummaryDownload.objects.exists()  # logged only when a file is sent
+    followed = admin_client.get(response["Location"]).content.decode()
+    assert "must be prepared first" in followed
+
+
 def test_rows_show_ready_summaries_as_links(admin_client, clinic):
     summary_services.summary_render(visit_id=clinic["pat1"].pk)
     html = admin_client.get(PAGE, {"patient": "P-1001"}).content.decode()
@@ -341,7 +358,7 @@ def test_seeing_all_visits_without_the_export_permission_is_refused_the_pdf(clie
     client.force_login(viewer)
     assert client.get(PAGE).status_code == 200
     assert client.post(reverse("visits:admin-summary-request", args=[clinic["pat1"].pk])).status_code == 403
-    assert client.get(reverse("visits:admin-summary-download", args=[clinic["pat1"].pk])).status_code == 302
+    assert client.get(reverse("visits:admin-summary-download", args=[clinic["pat1"].pk])).status_code == 403
     export = client.post(reverse("visits:admin-export"), {}).content.decode()
     assert "Only clinic admins export visit summaries." in export
     assert not SummaryExport.objects.exists()
@@ -367,3 +384,35 @@ def test_old_export_zips_are_removed_and_recent_ones_kept(clinic, account, clini
     assert not storage.exists(old.file.name)
     assert storage.exists(recent.file.name)
     assert VisitSummary.objects.filter(visit=clinic["pat1"]).exists()  # the summary itself stays
+
+
+def test_rows_read_in_words_link_to_the_visit_and_filter_by_who_ended_it(admin_client, clinic, room):
+    from tests.visits.factories import VisitFactory
+    from visits.models import VisitType
+
+    booked = VisitFactory(account=room.account, room=room, type=VisitType.SCHEDULED)
+    timed_out = VisitFactory(
+        account=room.account, room=room, status=40, close_reason="max_waiting_time_reached"
+    )
+    html = admin_client.get(PAGE).content.decode()
+    assert reverse("visits:detail", args=[booked.pk]) in html
+    row = html[html.index(f'data-visit-id="{booked.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Booked" in row and "Not held yet" in row and "Prepare PDF" not in row
+    assert room.name in row and "Appointment" in row
+    system = admin_client.get(PAGE, {"closed_by": "system"}).content.decode()
+    assert f'data-visit-id="{timed_out.pk}"' in system and f'data-visit-id="{booked.pk}"' not in system
+    assert "Maximum waiting time reached" in system
+    detail = admin_client.get(reverse("visits:detail", args=[booked.pk])).content.decode()
+    assert f'href="{PAGE}"' in detail  # and back
+
+
+def test_wait_figures_count_the_patients_who_left_unseen(admin_client, clinic, room):
+    from tests.visits.factories import VisitFactory
+
+    for reason in ("max_waiting_time_reached", "patient_exit_room"):
+        VisitFactory(account=room.account, room=room, status=40, close_reason=reason)
+    html = admin_client.get(PAGE).content.decode()
+    stats = html[html.index('data-testid="wait-stats"') :]
+    stats = stats[: stats.index("</table>")]
+    assert "Left unseen" in stats and '<td class="text-end left-unseen">2</td>' in stats

@@ -58,8 +58,8 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
 
     wait_for_htmx(page)
     row = page.locator(f"tr[data-visit-id='{first.pk}']")
-    row.get_by_role("button", name="Download PDF").click()
-    link = row.get_by_role("link", name="Download PDF")
+    row.get_by_role("button", name="Prepare PDF").click()
+    link = row.get_by_role("link", name="Download")
     expect(link).to_be_visible()  # the rendering cell polled until the PDF was there
     with page.expect_download() as download:
         link.click()

@@ -55,8 +55,8 @@ def test_a_provider_of_the_room_opens_an_image_inline(client, provider, photo):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_a_pdf_downloads(client, front_desk, pdf):
-    client.force_login(front_desk)
+def test_a_pdf_downloads(client, provider, pdf):
+    client.force_login(provider.user)
 
     response = client.get(reverse("visits:attachment", args=[pdf.pk]))
 

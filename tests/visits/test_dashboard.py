@@ -357,7 +357,7 @@ def test_visit_page_says_in_progress_in_words(dr_lee, room, provider):
     visit = waiting(room)
     services.visit_accept(account=room.account, actor=provider.user, visit_id=visit.pk)
     html = dr_lee.get(reverse("visits:detail", args=[visit.pk])).content.decode()
-    assert 'data-testid="visit-status">in progress</span>' in html
+    assert 'data-testid="visit-status">In progress</span>' in html
     assert "In progress" in html[html.index('id="events-heading"') :]
     assert ">inprogress<" not in html  # the API's word never shows as text
 

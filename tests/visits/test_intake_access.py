@@ -71,3 +71,21 @@ def test_an_intake_no_visit_uses_yet_is_reused(member_api, room, open_intake):
     assert response.json()["data"]["id"] == str(open_intake.pk)
     open_intake.refresh_from_db()
     assert open_intake.reason_for_visit == "Rash, worse"
+
+
+def test_an_ended_visits_intake_takes_corrections_as_addenda(
+    django_capture_on_commit_callbacks, member_api, provider_api, room, member, open_intake
+):
+    VisitFactory(account=room.account, room=room, intake=open_intake, member=member, status=30)
+    assert member_api.post(f"intakes/{open_intake.pk}", {"reason_for_visit": "Cough"}).status_code == 409
+    added = member_api.post(
+        f"intakes/{open_intake.pk}/addenda", {"text": "It started on Monday, not Friday."}
+    )
+    assert added.status_code == 201
+    [addendum] = added.json()["data"]["addenda"]
+    assert (addendum["text"], addendum["author_id"]) == ("It started on Monday, not Friday.", member.user_id)
+    assert provider_api.get(f"intakes/{open_intake.pk}").json()["data"]["addenda"][0]["id"] == addendum["id"]
+    open_intake.refresh_from_db()
+    assert open_intake.reason_for_visit == "Rash"  # the original stays as it was
+    empty = member_api.post(f"intakes/{open_intake.pk}/addenda", {"text": "  "})
+    assert empty.status_code == 400 and "text" in empty.json()["errors"]

@@ -93,8 +93,8 @@ def test_invalid_fields_are_400_naming_the_field(member_api, room, field, value)
 
 
 def test_provider_alias_and_unknown_provider(member_api, room, provider):
-    ok = member_api.post("intakes", {"room_code": room.code, "provider": provider.pk}).json()["data"]
-    assert ok["provider_id"] == provider.pk
+    ok = member_api.post("intakes", {"room_code": room.code, "provider": provider.user_id}).json()["data"]
+    assert ok["provider_id"] == provider.user_id
     missing = member_api.post("intakes", {"room_code": room.code, "provider_id": 987654, "reset": True})
     assert missing.status_code == 404
     assert "provider_id" in missing.json()["errors"]

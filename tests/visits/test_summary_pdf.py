@@ -3,9 +3,11 @@
 import datetime as dt
 import http.server
 import io
+import re
 import threading
 
 import pytest
+from django.core.files.storage import default_storage
 
 from tests.clinic.factories import RoomFactory
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
@@ -203,12 +205,12 @@ def test_the_fetcher_refuses_remote_and_non_static_urls(remote_server, settings)
 
 
 def test_render_is_idempotent_and_stable_and_rerenders_when_the_visit_changed(
-    account, room, member, provider
+    django_capture_on_commit_callbacks, account, room, member, provider
 ):
     visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
     first = summary_services.summary_render(visit_id=visit.pk)
     rendered_at, name = first.rendered, first.file.name
-    assert name == f"summaries/{account.pk}/visit-{visit.pk}.pdf"
+    assert re.fullmatch(rf"summaries/{account.pk}/[0-9a-f]{{32}}\.pdf", name)  # names no visit
 
     again = summary_services.summary_render(visit_id=visit.pk)
     assert again.rendered == rendered_at  # nothing changed: not rendered again
@@ -219,9 +221,10 @@ def test_render_is_idempotent_and_stable_and_rerenders_when_the_visit_changed(
     assert not summary_selectors.summary_is_current(
         summary=VisitSummary.objects.get(visit=visit), visit=visit
     )
-    third = summary_services.summary_render(visit_id=visit.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        third = summary_services.summary_render(visit_id=visit.pk)
     assert third.rendered > rendered_at
-    assert third.file.name == name  # the same stable name, overwritten
+    assert third.file.name != name and not default_storage.exists(name)  # replaced, the old file gone
     with third.file.open("rb") as handle:
         text = pdf_text(handle.read())
     assert "Jones-Okafor" in text
@@ -315,3 +318,19 @@ def test_an_appointment_shows_its_schedule_and_the_wait_of_the_session_that_star
     assert "5 min 00 s" in text  # joined 08:57, accepted 09:02
     assert "appointment" in text and "Completed" in text
     assert "Healingwell" in squashed(text)  # the notes were written on the session
+
+
+def test_corrections_to_the_intake_appear_in_the_summary_with_who_and_when(account, room, member, provider):
+    from visits.services import intake_addendum_add
+
+    visit = walk_through(member=member, provider=provider, room=room, joined=SUMMER)
+    first = summary_services.summary_render(visit_id=visit.pk)
+    intake_addendum_add(
+        account=account, actor=provider.user, intake_id=visit.intake_id, text="Allergy: latex"
+    )
+    visit = Visit.objects.with_related().get(pk=visit.pk)
+    assert not summary_selectors.summary_is_current(summary=first, visit=visit)
+    again = summary_services.summary_render(visit_id=visit.pk)
+    with again.file.open("rb") as handle:
+        text = pdf_text(handle.read())
+    assert "Corrections" in text and "Allergy: latex" in text and provider.user.get_full_name() in text

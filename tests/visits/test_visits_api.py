@@ -133,7 +133,7 @@ def test_econsult_is_type_3_and_waiting(member_api, intake):
 def test_accept_puts_the_visit_in_progress_with_that_provider(member_api, provider_api, intake, provider):
     visit = _econsult(member_api, intake)
     data = provider_api.post("visits/accept", {"id": visit["id"]}).json()["data"]
-    assert (data["status"], data["provider"]["id"]) == (20, provider.pk)
+    assert (data["status"], data["provider"]["id"]) == (20, provider.user_id)
     assert data["actual_start"] is not None
     event = VisitEvent.objects.get(visit_id=visit["id"], to_status=20)
     assert (event.from_status, event.actor_id) == (10, provider.user_id)
@@ -352,8 +352,8 @@ def test_provider_id_0_removes_the_provider_and_a_new_one_adds_it(
     work(other_provider, room, days=range(7), start=dt.time(0), end=dt.time(0))  # free around the clock
     removed = front_desk_api.post(f"visits/{appointment.pk}?version=2", {"provider_id": 0}).json()["data"]
     assert removed["provider"] is None
-    added = front_desk_api.post(f"visits/{appointment.pk}?version=2", {"provider_id": other_provider.pk})
-    assert added.json()["data"]["provider"]["id"] == other_provider.pk
+    added = front_desk_api.post(f"visits/{appointment.pk}?version=2", {"provider_id": other_provider.user_id})
+    assert added.json()["data"]["provider"]["id"] == other_provider.user_id
 
 
 def test_update_refuses_an_end_before_the_start(front_desk_api, appointment):
@@ -377,7 +377,7 @@ def test_starting_an_appointment_queues_for_its_provider(
     )
     session = response.json()["data"]
     assert session["appointment_id"] == str(appointment.pk)
-    assert session["provider"]["id"] == appointment.provider_id
+    assert session["provider"]["id"] == appointment.provider.user_id
     assert client_for(other_provider.user).post("visits/accept", {"id": session["id"]}).status_code == 409
     provider_api.post("visits/accept", {"id": session["id"]})
     assert Visit.objects.get(pk=appointment.pk).status == VisitStatus.IN_PROGRESS

@@ -24,10 +24,10 @@ def _walkin(api, intake, **extra):
 def test_a_walkin_for_a_named_provider_waits_in_their_queue_alone(
     client, member_api, intake, provider, other_provider
 ):
-    response = _walkin(member_api, intake, provider_id=provider.pk)
+    response = _walkin(member_api, intake, provider_id=provider.user_id)
     assert response.status_code == 201, response.json()
     visit = response.json()["data"]
-    assert (visit["status"], visit["provider"]["id"]) == (10, provider.pk)
+    assert (visit["status"], visit["provider"]["id"]) == (10, provider.user_id)
 
     client.force_login(provider.user)
     mine = client.get(reverse("visits:dashboard")).content.decode()
@@ -44,7 +44,7 @@ def test_a_walkin_for_a_provider_of_another_room_is_a_400(member_api, intake, ac
     from tests.clinic.factories import ProviderFactory, RoomFactory
 
     elsewhere = ProviderFactory(account=account, rooms=[RoomFactory(account=account, code="derm")])
-    response = _walkin(member_api, intake, provider_id=elsewhere.pk)
+    response = _walkin(member_api, intake, provider_id=elsewhere.user_id)
     assert response.status_code == 400
     assert "provider_id" in response.json()["errors"]
     assert not Visit.objects.exists()

@@ -7,7 +7,7 @@ def test_sample_requests_walk_through_a_visit(member_api, provider_api, room, pr
     created = member_api.post(
         "intakes.json",
         {
-            "provider": provider.pk,
+            "provider": provider.user_id,
             "reason_for_visit": "Test",
             "reset": "true",
             "type": "1",
@@ -40,7 +40,7 @@ def test_sample_requests_walk_through_a_visit(member_api, provider_api, room, pr
     visit_id = econsult.json()["data"]["id"]
     accepted = provider_api.post("visits/accept", {"id": visit_id})
     assert accepted.status_code == 200
-    assert accepted.json()["data"]["provider"]["id"] == provider.pk
+    assert accepted.json()["data"]["provider"]["id"] == provider.user_id
 
     done = provider_api.post(
         "visits/complete", {"id": visit_id, "notes": "<p>Rest</p><script>alert(1)</script>"}

@@ -200,6 +200,14 @@ def summary_context(visit: Visit) -> dict:
         }
         for e in events
     ]
+    addenda = [
+        {
+            "at": format_local(a.created, zone),
+            "by": (a.author.get_full_name() or a.author.username) if a.author else "",
+            "text": a.text,
+        }
+        for a in (intake.addenda.select_related("author") if intake else [])
+    ]
     member = visit.member
     generated = timezone.localtime(timezone.now(), zone)
     return {
@@ -221,6 +229,7 @@ def summary_context(visit: Visit) -> dict:
         "wait": format_duration(visit_wait(visit, events)),
         "reason": intake.reason_for_visit if intake else "",
         "answers": answers,
+        "addenda": addenda,
         "consultation": consultation,
         # Sanitised again here: the template renders it as html, whatever wrote the row.
         "notes": mark_safe(sanitise_html(visit.notes or next((s.notes for s in sessions if s.notes), ""))),
