@@ -302,7 +302,7 @@ class Stream:
 
     async def listen(self, port: int) -> None:
         connection_ = await Connection.open(port)
-        connection_.send("GET", "/dashboard/events/", {"Cookie": self.cookie, "Accept": "text/event-stream"})
+        connection_.send("GET", "/events/", {"Cookie": self.cookie, "Accept": "text/event-stream"})
         status, _ = await connection_.head()
         assert status == 200, status
         buffer = ""

@@ -20,8 +20,12 @@ def id_key(event_id: str) -> tuple[int, int] | None:
 
 
 class EventKind(enum.StrEnum):
-    # The waiting walk-ins and e-consults of the rooms named changed: someone joined, was accepted, left.
+    """What changed in the rooms an event names; the page's stream sends it as the SSE event's name."""
+
+    # The waiting walk-ins and e-consults: someone joined, was accepted, left, was marked urgent.
     QUEUE = "queue"
+    # The walk-ins and e-consults in progress: one started, ended, went back to the queue.
+    IN_PROGRESS = "in-progress"
 
 
 @dataclass(frozen=True)
@@ -57,14 +61,15 @@ class Event:
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a stream is for: one account, and its rooms the user may see (None: every room, for the
-    front desk and clinic admins)."""
+    """Who a stream is for: one account, its rooms the user may see (None: every room, for the front desk
+    and clinic admins), and the kinds of change their pages show."""
 
     account_id: int
     room_ids: frozenset[int] | None
+    kinds: frozenset[EventKind]
 
     def rooms_seen(self, event: Event) -> frozenset[int]:
         """The rooms of `event` this audience may hear about; empty when the event is not for it."""
-        if event.account_id != self.account_id:
+        if event.account_id != self.account_id or event.kind not in self.kinds:
             return frozenset()
         return event.room_ids if self.room_ids is None else event.room_ids & self.room_ids

@@ -40,8 +40,9 @@ def _frame(*, event: str, event_id: str, data: dict) -> str:
 
 
 async def _next_frame(events: Hub, subscription: Subscription) -> str | None:
-    """What the page must hear now, as one frame: every change it may see since its cursor, rooms merged
-    (the page refetches its queues once, whatever the count), or "refresh" when some may be lost."""
+    """What the page must hear now: every change it may see since its cursor, one frame per kind with the
+    rooms merged (the page reloads that part once, whatever the count), or "refresh" when some may be
+    lost."""
     audience = subscription.audience
     candidates = []
     if subscription.replay:
@@ -60,12 +61,19 @@ async def _next_frame(events: Hub, subscription: Subscription) -> str | None:
     if not fresh:
         return None
     subscription.cursor = fresh[-1].id
-    # The replayed log holds the whole account's events: only those the page may see count.
-    visible = [(e, rooms) for e in fresh if (rooms := audience.rooms_seen(e))]
-    if not visible:
-        return None
-    rooms = sorted(set().union(*(rooms for _, rooms in visible)))
-    return _frame(event="queue", event_id=visible[-1][0].id, data={"rooms": rooms})
+    # One frame per kind, rooms merged, in the order of their newest events: the browser's Last-Event-ID
+    # is then the newest it heard of. (The replayed log holds the whole account's events: only those the
+    # page may see count.)
+    newest: dict[str, str] = {}
+    rooms: dict[str, set[int]] = {}
+    for event in fresh:
+        if visible := audience.rooms_seen(event):
+            newest[event.kind] = event.id
+            rooms.setdefault(event.kind, set()).update(visible)
+    frames = sorted(newest, key=lambda kind: id_key(newest[kind]))
+    return (
+        "".join(_frame(event=k, event_id=newest[k], data={"rooms": sorted(rooms[k])}) for k in frames) or None
+    )
 
 
 async def _frames(events: Hub, audience: Audience, *, cursor: str | None, refresh: bool):

@@ -16,6 +16,9 @@ urlpatterns += [
     ),
 ]
 
+# The event stream of the dashboard and the clinic board: which rooms' queues changed (push.streams).
+urlpatterns += [path("events/", views.queue_events, name="events")]
+
 # The clinic board (front desk and clinic admins).
 urlpatterns += [
     path("board/", board_views.board, name="board"),
@@ -27,7 +30,6 @@ urlpatterns += [
 urlpatterns += [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/queues/", views.queues, name="queues"),
-    path("dashboard/events/", views.queue_events, name="queue-events"),
     path("dashboard/in-progress/", views.in_progress, name="in-progress"),
     path("dashboard/today/", views.today, name="today"),
     path("dashboard/visits/<int:visit_id>/", views.visit_detail, name="detail"),

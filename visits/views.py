@@ -157,8 +157,9 @@ def _queues_changed(request, state: selectors.QueueState):
 
 @require_GET
 async def queue_events(request):
-    """The queues' event stream (async, served under ASGI): the dashboard reloads its queues when told
-    they changed. No patient data travels on it; the reload is the audited queue partial above."""
+    """The event stream (async, served under ASGI) of the dashboard and the clinic board: they reload when
+    told a room's queue (or visits in progress) changed. No patient data travels on it; the reload is the
+    page's own partial, as audited as ever (selectors.queue_audience says who hears what)."""
     return await streams.stream_response(
         request, audience_of=lambda user: selectors.queue_audience(user=user)
     )

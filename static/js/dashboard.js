@@ -1,6 +1,5 @@
-// Provider dashboard: waiting times tick in the browser between refreshes, a failing refresh shows
-// "reconnecting" and disables the queues instead of leaving a stale queue that looks live, and the queues
-// poll while their event stream is not open (blocked, reconnecting, or not served).
+// Provider dashboard: waiting times tick in the browser between refreshes, and a failing refresh shows
+// "reconnecting" and disables the queues instead of leaving a stale queue that looks live.
 (function () {
   "use strict";
 
@@ -55,34 +54,14 @@
     return evt.detail && evt.detail.elt && evt.detail.elt.id === "queues-refresh";
   }
 
-  // The stream says when something changed; without it the queues reload every data-poll-seconds, as
-  // they did before there was a stream.
-  var streamOpen = false;
-
-  function pollUnlessLive() {
-    var refresh = document.getElementById("queues-refresh");
-    if (refresh && !streamOpen) htmx.trigger(refresh, "queues-poll");
-  }
-
-  function setStream(open) {
-    var wasOpen = streamOpen;
-    streamOpen = open;
-    var refresh = document.getElementById("queues-refresh");
-    if (refresh) refresh.dataset.stream = open ? "open" : "closed";
-    if (wasOpen && !open) pollUnlessLive(); // at once: the next change may not wait for the period
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     stamp(document);
     setInterval(tick, 1000);
-    var refresh = document.getElementById("queues-refresh");
-    if (refresh) setInterval(pollUnlessLive, Number(refresh.dataset.pollSeconds || "2") * 1000);
   });
-  document.addEventListener("htmx:sseOpen", function () {
-    setStream(true);
-    setConnected(true);
+  // The queues' stream is open: what is shown is current (static/js/live.js polls while it is not).
+  document.addEventListener("htmx:sseOpen", function (evt) {
+    if (evt.target.id === "queues-refresh") setConnected(true);
   });
-  document.addEventListener("htmx:sseError", function () { setStream(false); });
   document.addEventListener("htmx:load", function (evt) { stamp(evt.detail.elt); });
   ["htmx:sendError", "htmx:timeout", "htmx:responseError"].forEach(function (name) {
     document.addEventListener(name, function (evt) { if (isPoll(evt)) setConnected(false); });

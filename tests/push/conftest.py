@@ -71,17 +71,24 @@ class Stream:
         self.response = response
         self._chunks = aiter(response.streaming_content)
         self._next = None
+        self._frames: list[dict] = []
 
     async def frame(self, timeout: float = 3.0) -> dict:
-        # Waited on, never cancelled: cancelling a read would close the stream.
-        if self._next is None:
-            self._next = asyncio.ensure_future(anext(self._chunks))
-        done, _ = await asyncio.wait({self._next}, timeout=timeout)
-        if not done:
-            raise TimeoutError
-        chunk, self._next = self._next.result().decode(), None
+        while not self._frames:
+            # Waited on, never cancelled: cancelling a read would close the stream.
+            if self._next is None:
+                self._next = asyncio.ensure_future(anext(self._chunks))
+            done, _ = await asyncio.wait({self._next}, timeout=timeout)
+            if not done:
+                raise TimeoutError
+            chunk, self._next = self._next.result().decode(), None
+            self._frames = [self._parse(text) for text in chunk.split("\n\n") if text.strip()]
+        return self._frames.pop(0)
+
+    @staticmethod
+    def _parse(text: str) -> dict:
         fields = {}
-        for line in chunk.strip("\n").split("\n"):
+        for line in text.strip("\n").split("\n"):
             name, _, value = line.partition(":")
             fields[name or "comment"] = value.strip()
         if "data" in fields:
@@ -104,7 +111,7 @@ class Stream:
         raise AssertionError(f"unexpected event {frame}")
 
 
-async def open_stream(user, *, url: str = "/dashboard/events/", **headers) -> Stream:
+async def open_stream(user, *, url: str = "/events/", **headers) -> Stream:
     """The stream as `user` (None: anonymous) sees it, through Django's ASGI request path."""
     client = AsyncClient()
     if user is not None:
@@ -235,12 +242,12 @@ def node_page(chromium):
 
 
 @pytest.fixture
-def queue_pushes(settings, tmp_path, django_capture_on_commit_callbacks):
-    """Run a change as committed and return the queue events it published, as (account, rooms) pairs:
-    `pushes = queue_pushes(lambda: services.visit_accept(...))`."""
+def pushes(settings, tmp_path, django_capture_on_commit_callbacks):
+    """Run a change as committed and return the events it published, as (kind, account, rooms):
+    `published = pushes(lambda: services.visit_accept(...))`."""
     settings.PUSH_URL = f"sqlite:///{tmp_path / 'push.sqlite3'}"
 
-    def run(change) -> list[tuple[int, set[int]]]:
+    def run(change) -> list[tuple[EventKind, int, set[int]]]:
         log = backend()
         with django_capture_on_commit_callbacks(execute=True):
             change()
@@ -251,7 +258,6 @@ def queue_pushes(settings, tmp_path, django_capture_on_commit_callbacks):
         finally:
             conn.close()
         events = [Event.decode(body, id=ORIGIN) for (body,) in rows]
-        assert all(e.kind == EventKind.QUEUE for e in events)
-        return [(e.account_id, set(e.room_ids)) for e in events]
+        return [(e.kind, e.account_id, set(e.room_ids)) for e in events]
 
     return run

@@ -68,7 +68,7 @@ def test_patients_and_anonymous_users_get_no_stream(push_backend, client, member
         async_client = AsyncClient()
         if user is not None:
             await async_client.aforce_login(user)
-        return (await async_client.get(reverse("visits:queue-events"))).status_code
+        return (await async_client.get(reverse("visits:events"))).status_code
 
     assert async_to_sync(status)(None) == 403
     assert async_to_sync(status)(member.user) == 403
@@ -151,7 +151,7 @@ def test_the_page_stream_starts_from_when_the_page_was_rendered(push_backend, cl
     client.force_login(provider.user)
     html = client.get(reverse("visits:dashboard")).content.decode()
     url = re.search(r'sse-connect="([^"]+)"', html)[1].replace("&amp;", "&")
-    assert url == f"/dashboard/events/?since={push_backend.last_id(mine.account_id)}"
+    assert url == f"/events/?since={push_backend.last_id(mine.account_id)}"
     publish(account_id=mine.account_id, room_ids=[mine.pk])  # before the stream opens
 
     async def scenario():
@@ -206,7 +206,7 @@ def test_no_stream_when_the_backend_cannot_be_reached(settings, monkeypatch, pro
 
         async_client = AsyncClient()
         await async_client.aforce_login(provider.user)
-        return (await async_client.get(reverse("visits:queue-events"))).status_code
+        return (await async_client.get(reverse("visits:events"))).status_code
 
     # The page then polls, and its stream retries later.
     assert run(scenario) == 503
@@ -214,4 +214,4 @@ def test_no_stream_when_the_backend_cannot_be_reached(settings, monkeypatch, pro
 
 def test_under_runserver_the_stream_answers_204_and_the_page_polls(client, provider):
     client.force_login(provider.user)
-    assert client.get(reverse("visits:queue-events")).status_code == 204
+    assert client.get(reverse("visits:events")).status_code == 204

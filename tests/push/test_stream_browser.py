@@ -13,7 +13,7 @@ from tests.push.conftest import WebNode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-STREAM = re.compile(r"/dashboard/events/")
+STREAM = re.compile(r"/events/")
 # Polling every minute: whatever arrives sooner came over the stream.
 NO_POLLING = {"QUEUE_REFRESH_SECONDS": "60"}
 
@@ -92,3 +92,19 @@ def test_a_page_whose_node_restarts_shows_it_and_gets_what_it_missed(
     stream_open(page)
     expect(page.locator(f"#visit-{visit_id}")).to_be_visible(timeout=3000)
     expect(page.locator("#connection-lost")).to_be_hidden()
+
+
+def test_the_clinic_board_follows_the_queue_and_the_visits_in_progress(
+    web_nodes, node_page, front_desk, provider, member, room
+):
+    node = web_nodes(BOARD_REFRESH_SECONDS="60")
+    board = node_page(node, front_desk, path="/board/")
+    expect(board.locator("#board-refresh")).to_have_attribute("data-stream", "open")
+
+    visit_id = add_walkin(node, member, room)
+    expect(board.locator("#board")).to_contain_text("Pat Jones", timeout=1000)
+    token = api_token_issue(user=provider.user)["token"]
+    node.api("visits/accept", account_code=room.account.code, token=token, data={"id": visit_id})
+    expect(board.locator("#board")).to_contain_text("In progress", timeout=1000)
+    node.api("visits/complete", account_code=room.account.code, token=token, data={"id": visit_id})
+    expect(board.locator("#board")).not_to_contain_text("Pat Jones", timeout=1000)
