@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "clinic",
     "visits",
     "scheduling",
+    "push",
     "webhooks",
 ]
 
@@ -394,6 +395,32 @@ CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
 # The video call link of every visit, unless its room or account has one: {meeting_id}, optionally {role}.
 VIDEO_LINK_TEMPLATE = env("VIDEO_LINK_TEMPLATE", default="")
+
+# --- Live push (push/) -----------------------------------------------------------------------
+# Where queue-change events go: Redis (pub/sub for the live fan-out to every web node, a stream per
+# account for replay) when the broker is Redis; else a SQLite file under var/, which the web process and
+# the Celery worker of the embedded default both reach.
+PUSH_URL = env(
+    "PUSH_URL",
+    default=CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else f"sqlite:///{VAR_DIR / 'push.sqlite3'}",
+)
+# Redis channels are shared by every database of a server: deployments (and test runs) sharing one
+# Redis keep apart by this prefix.
+PUSH_CHANNEL_PREFIX = env("PUSH_CHANNEL_PREFIX", default="clinic")
+# Events kept per account for a reconnecting page to replay; older gaps make the page refresh instead.
+PUSH_RETENTION = env.int("PUSH_RETENTION", default=1000)
+# A comment line this often keeps proxies and load balancers from closing an idle stream.
+PUSH_HEARTBEAT_SECONDS = env.float("PUSH_HEARTBEAT_SECONDS", default=15.0)
+# A stream ends after this long and the browser reconnects (losslessly): who may see which rooms is
+# read again then, so a changed role or a logged-out session stops receiving events.
+PUSH_STREAM_MAX_SECONDS = env.float("PUSH_STREAM_MAX_SECONDS", default=3600.0)
+# A page reloads its queues on each event: a stream sends at most one per this interval, merging the
+# changes in between (a quiet queue's change still goes at once).
+PUSH_MIN_INTERVAL_SECONDS = env.float("PUSH_MIN_INTERVAL_SECONDS", default=0.3)
+# How often the SQLite backend's web process looks for new events (Redis pushes them instead).
+PUSH_SQLITE_POLL_SECONDS = env.float("PUSH_SQLITE_POLL_SECONDS", default=0.2)
 
 # --- Outgoing webhooks -----------------------------------------------------------------------
 # Endpoint URLs must be https (production's default), and never reach private, loopback, link-local or

@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -26,6 +28,34 @@ def fast_password_hashing(settings):
     """Tests create users by the hundred: a deliberately slow hasher made each one cost about 0.3 s here.
     The hashing itself is Django's, and the login tests still check real passwords."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Redis channels are shared by every database of the server: this run's events stay its own.
+PUSH_TEST_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def push_test_keys_removed():
+    """This run's Redis logs go at the end (each account's is bounded, but a run makes hundreds)."""
+    yield
+    from django.conf import settings
+
+    if settings.PUSH_URL.startswith("redis://"):
+        import redis
+
+        client = redis.Redis.from_url(settings.PUSH_URL)
+        for key in client.scan_iter(f"{PUSH_TEST_PREFIX}*"):
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def push_isolated(settings, tmp_path_factory):
+    """Events published by tests go to this run's channels (Redis) or a file of its own (SQLite), never
+    the working tree's var/push.sqlite3."""
+    settings.PUSH_CHANNEL_PREFIX = PUSH_TEST_PREFIX
+    if settings.PUSH_URL.startswith("sqlite:"):
+        settings.PUSH_URL = f"sqlite:///{tmp_path_factory.getbasetemp() / 'push.sqlite3'}"
 
 
 @pytest.fixture(autouse=True)

@@ -2,18 +2,23 @@
 
 Every visit is created, locked and moved from status to status through these functions, so that each
 change writes its `VisitEvent` row in the same transaction and is announced in one place (`_announce`):
-the ended visit's PDF summary, and the webhook outbox rows (`visit.created`, `visit.updated`,
-`visit.ended`, `visit.note.signed_and_sent`) carrying the visit as the API shows it.
+the ended visit's PDF summary, the webhook outbox rows (`visit.created`, `visit.updated`,
+`visit.ended`, `visit.note.signed_and_sent`) carrying the visit as the API shows it, and the live push of
+every change to a room's queue (a patient joins, is accepted, leaves, is closed by the system, is sent
+back, is marked urgent) and to its walk-ins and e-consults in progress, sent after commit.
 Lock order when several rows are locked: visit, then provider, then room (then the providers' schedule
 versions, which `held_time_changed`'s receiver bumps last).
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from django.dispatch import Signal
 
-from visits.models import Visit, VisitEvent, VisitStatus, VisitType
+from push.events import EventKind
+from push.services import publish_on_commit
+from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus, VisitType
 from visits.serializers import visit_data
 from visits.summaries.services import summary_request_for
 from webhooks.event_types import EventType
@@ -66,6 +71,7 @@ def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
     event_record(
         visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at
     )
+    _announce(changed=_changed_of(visit, from_status=None, to_status=visit.status))
     return visit
 
 
@@ -111,7 +117,7 @@ def transition_record(
                 reason="session " + VisitStatus(to_status).label,
                 at=at,
             )
-    _announce(ended_visit_ids=ended)
+    _announce(ended_visit_ids=ended, changed=_changed_of(visit, from_status=from_status, to_status=to_status))
     held.discard(None)
     if held:
         held_time_changed.send(sender=Visit, provider_ids=sorted(held))
@@ -132,16 +138,65 @@ def transitions_record_bulk(
         )
         for visit_id in visit_ids
     )
-    _announce(events=events)
+    _announce(events=events, changed=_changed_of_ids(visit_ids, from_status=from_status, to_status=to_status))
 
 
-def _announce(*, ended_visit_ids: Sequence[int] = (), events: Sequence[VisitEvent] = ()) -> None:
+# The statuses whose visits (walk-ins and e-consults) the pages show live, and the events telling of them.
+_LIVE = {VisitStatus.WAITING: EventKind.QUEUE, VisitStatus.IN_PROGRESS: EventKind.IN_PROGRESS}
+
+
+def _announce(
+    *,
+    ended_visit_ids: Sequence[int] = (),
+    events: Sequence[VisitEvent] = (),
+    changed: Iterable[tuple[EventKind, int, int]] = (),
+) -> None:
     """What follows a recorded change: an ended visit's PDF summary is requested (rendered after commit);
-    each event recorded goes to the webhook outbox."""
+    each event recorded goes to the webhook outbox; the live lists changed, as (kind, account, room), are
+    pushed after commit, one event per kind and account naming its rooms."""
     for visit_id in ended_visit_ids:
         summary_request_for(visit_id=visit_id)
     if events:
         _webhooks_record(events)
+    # A change within a status (a waiting patient marked urgent) is known only by its event: look it up.
+    within = [
+        _changed_of_ids([e.visit_id], from_status=e.to_status, to_status=e.to_status)
+        for e in events
+        if e.from_status == e.to_status and e.to_status in _LIVE
+    ]
+    rooms = defaultdict(set)
+    for kind, account_id, room_id in [*changed, *(c for w in within for c in w)]:
+        rooms[kind, account_id].add(room_id)
+    for (kind, account_id), room_ids in rooms.items():
+        publish_on_commit(kind=kind, account_id=account_id, room_ids=room_ids)
+
+
+def _kinds(from_status: int | None, to_status: int) -> list[EventKind]:
+    """The live lists a visit leaves or enters with this change of status."""
+    if from_status == to_status:
+        return [_LIVE[to_status]] if to_status in _LIVE else []
+    return [_LIVE[s] for s in (from_status, to_status) if s in _LIVE]
+
+
+def _changed_of(visit: Visit, *, from_status: int | None, to_status: int) -> list[tuple[EventKind, int, int]]:
+    if visit.type not in QUEUE_TYPES:
+        return []
+    return [(kind, visit.account_id, visit.room_id) for kind in _kinds(from_status, to_status)]
+
+
+def _changed_of_ids(
+    visit_ids: Sequence[int], *, from_status: int | None, to_status: int
+) -> list[tuple[EventKind, int, int]]:
+    kinds = _kinds(from_status, to_status)
+    if not visit_ids or not kinds:
+        return []
+    rooms = (
+        Visit.objects.filter(pk__in=visit_ids, type__in=QUEUE_TYPES)
+        .order_by()
+        .values_list("account_id", "room_id")
+        .distinct()
+    )
+    return [(kind, account_id, room_id) for account_id, room_id in rooms for kind in kinds]
 
 
 def _webhook_kind(event: VisitEvent) -> EventType:

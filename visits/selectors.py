@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from clinic.errors import NotAllowed, NotFound
 from clinic.models import Account, Provider, ProviderLicense, Room, User
 from clinic.selectors import account_zone
+from push.events import Audience, EventKind
 from visits.models import (
     QUEUE_TYPES,
     Attachment,
@@ -33,6 +34,25 @@ def _as_int(value) -> int | None:
 def is_staff_user(user: User) -> bool:
     """Front desk and clinic admins: they see every visit of their account."""
     return user.has_perm("visits.book_appointment") or user.has_perm("visits.view_all_visits")
+
+
+def queue_audience(*, user: User) -> Audience | None:
+    """What a user hears on the event stream: a provider, changes to their rooms' queues (the dashboard);
+    the front desk and clinic admins, changes to every room's queue and visits in progress of their account
+    (the clinic board); nobody else anything."""
+    if not user.is_authenticated or user.account_id is None:
+        return None
+    if is_staff_user(user):
+        kinds = frozenset({EventKind.QUEUE, EventKind.IN_PROGRESS})
+        return Audience(account_id=user.account_id, room_ids=None, kinds=kinds)
+    if user.is_provider and user.has_perm("visits.accept_visit"):
+        rooms = Provider.rooms.through.objects.filter(
+            provider__user=user, provider__account_id=user.account_id, room__account_id=user.account_id
+        ).values_list("room_id", flat=True)
+        return Audience(
+            account_id=user.account_id, room_ids=frozenset(rooms), kinds=frozenset({EventKind.QUEUE})
+        )
+    return None
 
 
 def sees_clinical_content(user: User) -> bool:

@@ -16,6 +16,9 @@ urlpatterns += [
     ),
 ]
 
+# The event stream of the dashboard and the clinic board: which rooms' queues changed (push.streams).
+urlpatterns += [path("events/", views.queue_events, name="events")]
+
 # The clinic board (front desk and clinic admins).
 urlpatterns += [
     path("board/", board_views.board, name="board"),

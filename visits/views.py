@@ -16,6 +16,7 @@ from django_htmx.http import trigger_client_event
 from clinic import audit
 from clinic.decorators import htmx_login_required
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from push import streams
 from visits import selectors, services
 from visits.dashboard_forms import VisitCloseForm, VisitCompleteForm
 from visits.html import sanitise_html
@@ -166,6 +167,16 @@ def _queues_changed(request, state: selectors.QueueState):
     context = _queues_context(request, state)
     audit.audit_record_many(request, audit.Action.LIST, [*context["walkins"], *context["econsults"]])
     return _render(request, f"{DASHBOARD}#queues", context)
+
+
+@require_GET
+async def queue_events(request):
+    """The event stream (async, served under ASGI) of the dashboard and the clinic board: they reload when
+    told a room's queue (or visits in progress) changed. No patient data travels on it; the reload is the
+    page's own partial, as audited as ever (selectors.queue_audience says who hears what)."""
+    return await streams.stream_response(
+        request, audience_of=lambda user: selectors.queue_audience(user=user)
+    )
 
 
 @require_GET

@@ -51,12 +51,16 @@
   }
 
   function isPoll(evt) {
-    return evt.detail && evt.detail.elt && evt.detail.elt.id === "queues";
+    return evt.detail && evt.detail.elt && evt.detail.elt.id === "queues-refresh";
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     stamp(document);
     setInterval(tick, 1000);
+  });
+  // The queues' stream is open: what is shown is current (static/js/live.js polls while it is not).
+  document.addEventListener("htmx:sseOpen", function (evt) {
+    if (evt.target.id === "queues-refresh") setConnected(true);
   });
   document.addEventListener("htmx:load", function (evt) { stamp(evt.detail.elt); });
   ["htmx:sendError", "htmx:timeout", "htmx:responseError"].forEach(function (name) {

@@ -56,7 +56,9 @@ def test_the_board_shows_every_rooms_patients_urgent_first_and_who_is_with_whom(
     assert "Annex" in html and "Tara Board" in html
     assert f"In progress</span> with {provider.display_name}" in html
     assert "Secret clinical note" not in html
-    assert 'hx-trigger="every 5s"' in html
+    # Live: reloaded on the event stream's changes, polled every 5 s while it is not open.
+    assert 'hx-trigger="sse:queue, sse:in-progress, sse:refresh, poll"' in html
+    assert 'data-poll-seconds="5"' in html
 
 
 def test_providers_and_patients_cannot_open_the_board(client, provider):
