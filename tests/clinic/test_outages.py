@@ -4,21 +4,15 @@ The outage is real but private: this test's connection is pointed at a port wher
 (or, on SQLite, a file that cannot be opened), never at the shared server being stopped."""
 
 import contextlib
-import socket
 
 import pytest
 from django.db import connection
 from django.test import override_settings
 
+from tests.processes import free_port
 from tests.visits.factories import VisitFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -30,7 +24,7 @@ def database_unreachable():
     if connection.vendor == "sqlite":
         broken["NAME"] = "/nonexistent-directory/clinic.sqlite3"
     else:
-        broken.update(HOST="127.0.0.1", PORT=str(closed_port()))
+        broken.update(HOST="127.0.0.1", PORT=str(free_port()))
     # Set aside rather than closed: SQLite's in-memory test database would not survive a close.
     connection.connection = None
     connection.settings_dict = broken
@@ -68,7 +62,7 @@ def test_readyz_names_the_database_when_it_is_down(client):
 
 def test_readyz_names_the_broker_when_redis_is_down(client):
     with override_settings(
-        CELERY_BROKER_URL=f"redis://127.0.0.1:{closed_port()}/0", CELERY_BROKER_TRANSPORT_OPTIONS={}
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0", CELERY_BROKER_TRANSPORT_OPTIONS={}
     ):
         response = client.get("/readyz")
     assert response.status_code == 503

@@ -5,32 +5,17 @@ on the embedded defaults (SQLite, filesystem broker) in a folder of the test's o
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from tests.processes import free_port, wait_for
+
 PROGRAMS = {"web", "worker", "periodic", "beat"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-    return result
 
 
 def alive(pid: int) -> bool:

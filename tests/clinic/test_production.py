@@ -23,8 +23,14 @@ PRODUCTION_ENV = {
 }
 
 
+def production_env(**extra_env: str) -> dict:
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for their own process; production never does.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**env, **PRODUCTION_ENV, **extra_env}
+
+
 def production(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **PRODUCTION_ENV, **extra_env}
+    env = production_env(**extra_env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
@@ -67,7 +73,7 @@ def test_production_settings_serve_compressed_hashed_static_files_and_trust_the_
         "from clinic import settings as s; "
         "print(s.DEBUG, s.STORAGES['staticfiles']['BACKEND'], s.SECURE_PROXY_SSL_HEADER, s.STATIC_ROOT)"
     )
-    env = {**os.environ, **PRODUCTION_ENV, "DJANGO_VAR_DIR": "/srv/clinic"}
+    env = production_env(DJANGO_VAR_DIR="/srv/clinic")
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
     )

@@ -21,7 +21,9 @@ from django.db import connection
 from django.utils import timezone
 from kombu import Connection
 
+from clinic.celery import app
 from tests.clinic.worker_tasks import hold
+from tests.processes import free_port, wait_for
 from tests.visits.factories import VisitFactory
 from visits.models import Visit, VisitStatus
 from visits.tasks import close_overdue_visits
@@ -29,20 +31,6 @@ from visits.tasks import close_overdue_visits
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 OUTAGE_SECONDS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
 
 
 class PrivateRedis:
@@ -116,7 +104,8 @@ def test_worker_consumes_again_after_its_redis_was_down_for_ten_seconds(private_
     try:
         wait_for(lambda: " ready." in log.read_text(), 60, "the worker to start")
         with Connection(private_redis.url) as broker:
-            hold.apply_async((OUTAGE_SECONDS + 3,), queue="periodic", connection=broker)
+            # send_task publishes even where another test left the app eager.
+            app.send_task(hold.name, (OUTAGE_SECONDS + 3,), queue="periodic", connection=broker)
         wait_for(lambda: held("received") == 1, 30, "the held task to start")
 
         private_redis.kill()
@@ -130,7 +119,7 @@ def test_worker_consumes_again_after_its_redis_was_down_for_ten_seconds(private_
         overdue = VisitFactory(account=room.account, room=room)
         Visit.objects.filter(pk=overdue.pk).update(created=timezone.now() - dt.timedelta(minutes=5))
         with Connection(private_redis.url) as broker:
-            close_overdue_visits.apply_async(connection=broker)
+            app.send_task(close_overdue_visits.name, connection=broker)  # routed to "periodic"
         wait_for(
             lambda: Visit.objects.get(pk=overdue.pk).status == VisitStatus.CANCELLED,
             30,
