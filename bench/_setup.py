@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_django(db_name: str, **environ: str) -> None:
+    if "django.apps" in sys.modules and sys.modules["django.apps"].apps.ready:
+        return  # a bench importing another's data set and helpers: the first database stays
     sys.path.insert(0, str(ROOT))
     server = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     if not server.scheme.startswith("postgres"):

@@ -2,13 +2,14 @@
 
 from collections.abc import Mapping
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from clinic import selectors, services
-from clinic.api_base import ok, paged
+from clinic import audit, selectors, services
+from clinic.api_base import UnixTimestampField, ok, paged
 from clinic.authentication import ApiKeyFirstAuthentication
 from clinic.models import US_STATE_CODES, Room, UserType
 from clinic.permissions import IsApiKeyClient
@@ -118,7 +119,14 @@ class UserSsoApi(APIView):
     def post(self, request):
         data = SsoIn(data=request.data)
         data.is_valid(raise_exception=True)
+        started = timezone.now()
         user, token = services.user_sso(account=request.account, **data.validated_data)
+        audit.audit_record(
+            request,
+            audit.Action.CREATE if user.date_joined >= started else audit.Action.UPDATE,
+            user,
+            detail=f"SSO with API key {request.user.credential.key[:8]}",
+        )
         return ok(_user_with_token(request, user, token))
 
 
@@ -198,7 +206,7 @@ class UserListApi(APIView):
         params = UsersIn(data=request.query_params)
         params.is_valid(raise_exception=True)
         users = selectors.users_list(account=request.account, viewer=request.user, **params.validated_data)
-        return paged(request, users, UserOut)
+        return paged(request, users, UserOut, audit_action=audit.Action.LIST)
 
 
 class UserDetailApi(APIView):
@@ -208,9 +216,9 @@ class UserDetailApi(APIView):
         operation_id="users_read",
     )
     def get(self, request, user_id: str):
-        return ok(
-            UserOut(selectors.user_get(account=request.account, viewer=request.user, user_id=user_id)).data
-        )
+        user = selectors.user_get(account=request.account, viewer=request.user, user_id=user_id)
+        audit.audit_record(request, audit.Action.READ, user)
+        return ok(UserOut(user).data)
 
 
 class AccountRoomOut(serializers.Serializer):
@@ -290,3 +298,60 @@ class RoomDetailApi(APIView):
     )
     def get(self, request, room_code: str):
         return ok(RoomDetailOut(selectors.room_detail(account=request.account, code=room_code)).data)
+
+
+# --- the audit trail (clinic admins) -----------------------------------------------------------------
+
+
+class AuditEventListIn(serializers.Serializer):
+    member_id = serializers.CharField(required=False, max_length=128, help_text="The patient's code or id.")
+    user_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    object_type = serializers.ChoiceField(choices=audit.ObjectType.choices, required=False)
+    object_id = serializers.CharField(required=False, max_length=64)
+    action = serializers.ChoiceField(choices=audit.Action.choices, required=False)
+    start_time = UnixTimestampField(required=False, help_text="From this time (UNIX seconds), inclusive.")
+    end_time = UnixTimestampField(required=False, help_text="Before this time (UNIX seconds).")
+
+
+class AuditEventOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = UnixTimestampField()
+    user_id = serializers.IntegerField(allow_null=True)
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    member_id = serializers.IntegerField(allow_null=True)
+    ip = serializers.CharField(allow_null=True)
+    via = serializers.CharField()
+
+
+class AuditEventListApi(APIView):
+    @extend_schema(
+        parameters=[AuditEventListIn, OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer(
+            "AuditEventList", {"data": AuditEventOut(many=True), "total_count": serializers.IntegerField()}
+        ),
+        summary="The audit trail of access to patient data (clinic admins)",
+        description=(
+            "Every read and change of patient data, newest first: who (`user_id`, null for the system), "
+            "whose (`member_id`), what (`object_type`, `object_id`), how (`action`, `via`) and from where."
+        ),
+        operation_id="audit_events_list",
+    )
+    def get(self, request):
+        params = AuditEventListIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = params.validated_data
+        events = audit.audit_events(
+            account=request.account,
+            user=request.user,
+            member=filters.get("member_id", ""),
+            user_id=filters.get("user_id"),
+            object_type=filters.get("object_type", ""),
+            object_id=filters.get("object_id", ""),
+            action=filters.get("action", ""),
+            start=filters.get("start_time"),
+            end=filters.get("end_time"),
+        )
+        # Ids only: no join to the people's rows.
+        return paged(request, events.select_related(None), AuditEventOut)

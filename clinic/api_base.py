@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic import audit
 from clinic.selectors import provider_for_person
 
 MAX_LIMIT = 100
@@ -34,12 +35,17 @@ class PageParams(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
 
-def paged(request, queryset, serializer_class, context=None) -> Response:
+def paged(request, queryset, serializer_class, context=None, audit_action: str | None = None) -> Response:
+    """One page of `queryset`. With `audit_action`, the page's rows are recorded in the audit trail (one
+    insert): lists of patient data pass it."""
     params = PageParams(data=request.query_params)
     params.is_valid(raise_exception=True)
     page, limit = params.validated_data["page"], params.validated_data["limit"]
     total = queryset.count()
     rows = queryset[(page - 1) * limit : page * limit]
+    if audit_action:
+        rows = list(rows)
+        audit.audit_record_many(request, audit_action, rows)
     data = serializer_class(rows, many=True, context=context or {"request": request}).data
     return Response({"data": data, "total_count": total, "page": page, "limit": limit})
 

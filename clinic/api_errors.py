@@ -63,7 +63,12 @@ def exception_handler(exc, context):
     return response
 
 
-_MESSAGES = {400: "Bad request.", 404: "Not found.", 500: "Internal error; it has been logged."}
+_MESSAGES = {
+    400: "Bad request.",
+    403: "Not allowed.",
+    404: "Not found.",
+    500: "Internal error; it has been logged.",
+}
 
 
 def error_response(status_code: int) -> JsonResponse:
@@ -85,11 +90,26 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    import sys
+
+    from django.db import InterfaceError, OperationalError
     from django.views.defaults import server_error
 
+    # Django calls this inside its except block: a database that failed in a middleware (the session,
+    # the user) is an outage too, not a bug.
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return service_unavailable(request, "The database is unavailable.")
     if request.path.startswith("/api/"):
         return error_response(500)
     return server_error(request)
+
+
+def handler403(request, exception=None):
+    from django.views.defaults import permission_denied
+
+    if request.path.startswith("/api/"):
+        return error_response(403)
+    return permission_denied(request, exception)
 
 
 def handler400(request, exception=None):
@@ -100,12 +120,30 @@ def handler400(request, exception=None):
     return bad_request(request, exception)
 
 
+def service_unavailable(request, message: str):
+    """503 with Retry-After. The page is rendered without the request: the user, the session and the
+    site's frame may all need the dependency that is down."""
+    from django.conf import settings
+    from django.http import HttpResponse, JsonResponse
+    from django.template.loader import render_to_string
+
+    if request.path.startswith("/api/"):
+        response = JsonResponse(envelope(503, message), status=503)
+    else:
+        html = render_to_string("503.html", {"message": message, "retry_url": request.path})
+        response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER)
+    return response
+
+
 __all__ = [
     "envelope",
     "error_response",
     "exception_handler",
     "handler400",
+    "handler403",
     "handler404",
     "handler500",
+    "service_unavailable",
     "status",
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("users", clinic_api.UserListApi.as_view(), name="users"),
     path("users/<str:user_id>", clinic_api.UserDetailApi.as_view(), name="user-detail"),
     path("accounts/<str:code>", clinic_api.AccountDetailApi.as_view(), name="account-detail"),
+    path("audit_events", clinic_api.AuditEventListApi.as_view(), name="audit-events"),
     path("rooms", clinic_api.RoomListApi.as_view(), name="rooms"),
     path("rooms/<str:room_code>", clinic_api.RoomDetailApi.as_view(), name="room-detail"),
     path("intakes", visits_api.IntakeCreateApi.as_view(), name="intakes"),

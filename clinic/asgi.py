@@ -1,6 +1,9 @@
+"""ASGI entry point: uvicorn serves the pages, the API and the event streams from here."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
 application = get_asgi_application()

@@ -1,3 +1,4 @@
+import logging
 import time
 
 from django.contrib import messages
@@ -6,8 +7,10 @@ from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
 
 from clinic import session_limits
-from clinic.api_errors import envelope, error_response, handler400
+from clinic.api_errors import envelope, error_response, handler400, service_unavailable
 from clinic.http import login_redirect
+
+log = logging.getLogger(__name__)
 
 
 class ApiJsonSuffixMiddleware:
@@ -122,3 +125,23 @@ class ServiceErrorMiddleware:
         if isinstance(exception, ServiceError):
             raise BadRequest(exception.message) from exception
         return None
+
+
+class DatabaseOutageMiddleware:
+    """A database that cannot be reached (down, restarting, out of connections) answers 503 with
+    Retry-After, the contract's envelope on /api/ and a page elsewhere, instead of a 500 or Django's
+    debug page. The dashboard's polling then shows "reconnecting" by itself."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        log.warning("Database unavailable for %s %s: %r", request.method, request.path, exception)
+        return service_unavailable(request, "The database is unavailable.")

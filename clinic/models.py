@@ -332,3 +332,113 @@ class Member(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class AppendOnly(Exception):
+    """The audit trail is never changed or removed by the application."""
+
+
+class AuditEventQuerySet(AccountScopedQuerySet):
+    def update(self, **kwargs):
+        raise AppendOnly("Audit events are never changed.")
+
+    def delete(self):
+        raise AppendOnly("Audit events are never deleted.")
+
+
+class AuditEvent(models.Model):
+    """One access to patient data: who (the acting user; empty for the system), whom (the patient), what
+    (object type and id), how (action, via) and from where. Written by `clinic.audit`, read by clinic
+    admins; rows are only ever inserted (the model refuses changes and PostgreSQL refuses them too)."""
+
+    class Action(models.TextChoices):
+        READ = "read", "Viewed"
+        LIST = "list", "Seen in a list"
+        SEARCH = "search", "Found by a search"
+        DOWNLOAD = "download", "Downloaded"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+
+    class ObjectType(models.TextChoices):
+        VISIT = "visit", "Visit"
+        INTAKE = "intake", "Intake form"
+        FILE = "file", "File"
+        MEMBER = "member", "Patient record"
+        USER = "user", "User"
+
+    class Via(models.TextChoices):
+        PAGE = "page", "Staff page"
+        API = "api", "API"
+        TASK = "task", "Background task"
+
+    # PROTECT: a clinic with a trail cannot be deleted along with it. The people are plain ids without a
+    # database constraint, so that deleting a user or a patient neither rewrites nor removes their trail.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        help_text="Who acted; empty for the system.",
+    )
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        help_text="The patient whose data it was.",
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=10, choices=ObjectType.choices)
+    object_id = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=4, choices=Via.choices)
+    detail = models.CharField(max_length=200, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-at"], name="audit_account_at_idx"),
+            # "Who saw this patient" and "what did this user see".
+            models.Index(fields=["account", "member", "-at"], name="audit_member_at_idx"),
+            models.Index(fields=["account", "user", "-at"], name="audit_user_at_idx"),
+            models.Index(fields=["account", "object_type", "object_id", "-at"], name="audit_object_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("Audit events are never changed.")
+        # Never the UPDATE that Django tries first for an instance that carries a primary key.
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Audit events are never deleted.")
+
+    @property
+    def actor_words(self) -> str:
+        """Who, as an admin reads it (load with select_related("user"): a deleted user reads as such)."""
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.username
+        if self.user_id:
+            return f"Deleted user #{self.user_id}"
+        return "The system" if self.via == self.Via.TASK else "A partner system (API key)"
+
+    @property
+    def patient_words(self) -> str:
+        if self.member is not None:
+            return f"{self.member.full_name} ({self.member.code})"
+        return f"Deleted patient #{self.member_id}" if self.member_id else ""

@@ -21,6 +21,7 @@ ROLE_PERMISSIONS = {
         "clinic.change_room",
         "webhooks.manage_webhooks",
         "clinic.unlock_login",
+        "clinic.view_auditevent",
     ],
 }
 

@@ -2,10 +2,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import zoneinfo
 
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from clinic.errors import NotAllowed, NotFound
@@ -67,6 +68,18 @@ def provider_for_person(*, account: Account, person_id) -> Provider:
     if provider is None:
         raise NotFound(f"Provider {person_id} not found.", errors={"provider_id": ["No such provider."]})
     return provider
+
+
+def account_zone(*, account: Account) -> zoneinfo.ZoneInfo:
+    """The zone a clinic's dates are read in: the one most of its rooms use (usually all of them)."""
+    common = (
+        Room.objects.for_account(account)
+        .values("time_zone")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "time_zone")
+        .first()
+    )
+    return zoneinfo.ZoneInfo(common["time_zone"] if common else "UTC")
 
 
 def provider_get(*, account: Account, provider_id) -> Provider:

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from kombu import Exchange, Queue
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The embedded defaults' files (SQLite, filesystem broker, media, collected static, beat's schedule).
+VAR_DIR = Path(env("DJANGO_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # DJANGO_ENV=production turns off every development default, the secret key above all.
 PRODUCTION = env("DJANGO_ENV", default="development") == "production"
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.middleware.ApiJsonSuffixMiddleware",
     "clinic.middleware.ApiErrorMiddleware",
+    "clinic.middleware.DatabaseOutageMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +72,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "clinic.urls"
 WSGI_APPLICATION = "clinic.wsgi.application"
+ASGI_APPLICATION = "clinic.asgi.application"
 
 TEMPLATES = [
     {
@@ -87,10 +91,34 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'clinic.sqlite3'}")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+_db = DATABASES["default"]
+_db_options = _db.setdefault("OPTIONS", {})
+if _db["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs web, worker and beat on one file: wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    _db_options["timeout"] = 20
+else:
+    # A database host that does not answer fails the request (503) instead of hanging it.
+    _db_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    # Under uvicorn every request in flight runs in a thread of its own, and a thread's connection is
+    # its own: without a pool each request opens (and CONN_MAX_AGE would leak) a connection. The pool
+    # bounds a process to DATABASE_POOL_MAX_SIZE connections; a request past that waits up to
+    # DATABASE_POOL_TIMEOUT seconds for one. Off behind PgBouncer (README), and in the Celery
+    # workers, whose Django fixup closes connections around every task anyway.
+    if env.bool("DATABASE_POOL", default=True):
+        _db_options["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+            # Idle connections above min_size are closed after this many seconds.
+            "max_idle": env.float("DATABASE_POOL_MAX_IDLE", default=300.0),
+        }
+    # PgBouncer in transaction mode: no server-side cursors, no prepared statements.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False)
+    if _db["DISABLE_SERVER_SIDE_CURSORS"]:
+        _db_options["prepare_threshold"] = None
+# Persistent connections only where there is no pool (they cannot be combined); checked before reuse.
+_db.setdefault("CONN_MAX_AGE", 0 if "pool" in _db_options else env.int("DATABASE_CONN_MAX_AGE", default=0))
+_db["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "clinic.User"
@@ -137,8 +165,8 @@ AXES_SENSITIVE_PARAMETERS = []
 # Behind a TLS proxy, the number of proxies that append to X-Forwarded-For (0: use the peer address).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-# Throttle counts (and anything else cached) live here: Redis in production, so that every web process
-# shares them, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+# Throttle counts and cached availability (anything cached) live here: Redis in production, so that every
+# web process shares them, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
@@ -148,9 +176,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# collectstatic only in production; elsewhere WhiteNoise serves straight from the finders.
+# collectstatic only in production (make run does it); elsewhere WhiteNoise serves from the finders.
 STATIC_ROOT = VAR_DIR / "staticfiles" if PRODUCTION else None
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = not PRODUCTION
+# Source maps (the API docs' bundles ship megabytes of them) are for developers: compressing them was
+# most of collectstatic's time.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
@@ -188,7 +219,17 @@ CONTENT_SECURITY_POLICY = {
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # TLS ends at the proxy or load balancer, which must set (or overwrite) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Off by default because the proxy usually does both; README says when to turn them on.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# The load balancer's probes come over plain HTTP, straight to the node.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# A database or broker outage answers 503 with this Retry-After (clinic.middleware.OutageMiddleware).
+OUTAGE_RETRY_AFTER = env.int("OUTAGE_RETRY_AFTER", default=5)
 
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -246,6 +287,18 @@ INTAKE_CUSTOM_FIELD_MAX_VALUE = env.int("INTAKE_CUSTOM_FIELD_MAX_VALUE", default
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = VAR_DIR / "broker"
+_redis_transport_options = {
+    # Redis redelivers a message not acknowledged within this many seconds: longer than the longest
+    # task (build_summary_export, time_limit 960 s), or a running export would be started twice.
+    "visibility_timeout": 1200,
+    # A Redis host that does not answer fails a publish in seconds; the caller decides what then.
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    # Priorities within a queue (0 first): a clinic admin's renders before the background summaries of
+    # visits the system closed (visits.summaries.services.RENDER_PRIORITY, BACKGROUND_PRIORITY).
+    "priority_steps": list(range(10)),
+    "queue_order_strategy": "priority",
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "out"),
@@ -256,11 +309,42 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {}
+    else _redis_transport_options
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Queues, each served by its own worker in production (README): short periodic tasks are never stuck
+# behind PDF renders, which are never stuck behind webhook deliveries. A worker started without -Q
+# (the tests' workers) consumes all of them.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("default", "periodic", "render", "webhooks")
+]
+CELERY_TASK_ROUTES = {
+    "visits.tasks.close_overdue_visits": {"queue": "periodic"},
+    "visits.tasks.attachments_cleanup": {"queue": "periodic"},
+    "visits.tasks.summary_exports_cleanup": {"queue": "periodic"},
+    "visits.tasks.summaries_sweep": {"queue": "periodic"},
+    "visits.tasks.render_visit_summary": {"queue": "render"},
+    "visits.tasks.build_summary_export": {"queue": "render"},
+    "webhooks.tasks.*": {"queue": "webhooks"},
+}
+# Every task is idempotent: acknowledged once done, and run again when its worker dies mid-task.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task running while the broker connection is lost finishes (its result is what the user waits
+# for); Redis redelivers it after the visibility timeout and the second run finds the work done.
+# Cancelling instead needs the broker that was just lost, and fails.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A broker that is down at start-up or goes away later is waited for, for ever, instead of the worker
+# exiting. Celery/kombu 5.7 (pinned in pyproject.toml) also cancel the event-loop timers of the lost
+# connection before reconnecting: older versions could fire one against the closed connection and
+# die with "'NoneType' object has no attribute 'hostname'". The process manager restarts a worker
+# that dies all the same.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
 CELERY_TASK_SERIALIZER = "json"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {}
@@ -306,8 +390,7 @@ QUEUE_WAIT_WARNING_FRACTION = env.float("QUEUE_WAIT_WARNING_FRACTION", default=0
 CELERY_BEAT_SCHEDULE["visits-close-overdue"] = {
     "task": "visits.tasks.close_overdue_visits",
     "schedule": 30.0,
-    # A run that could not start within its period is superseded by the next one.
-    "options": {"expires": 25},
+    # No expiry: a late run still closes what is overdue (the periodic queue keeps it from being late).
 }
 DEFAULT_ACCOUNT_CODE = env("DEFAULT_ACCOUNT_CODE", default="demo")
 # The video call link of every visit, unless its room or account has one: {meeting_id}, optionally {role}.
@@ -347,8 +430,6 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 # Seconds: to connect, and for the whole request; a receiver slower than that counts as a failure.
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
-# Their own queue: receivers that are slow or down never hold up the other tasks.
-CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
 # The outbox is the source of truth: the sweeper enqueues deliveries that are due (retries, lost messages).
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
     "task": "webhooks.tasks.sweep",
@@ -363,6 +444,18 @@ EMAIL_BACKEND = env(
     else "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="clinic@localhost")
+
+# --- Audit trail -----------------------------------------------------------------------------
+# How many reverse proxies in front of the app append the address they saw to X-Forwarded-For. 0 (the
+# default): the header is ignored and the peer address (REMOTE_ADDR) is what the trail records.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Records of reads are committed without waiting for the disk (PostgreSQL's asynchronous commit): the
+# hot paths' one insert does not wait for a WAL flush. A database crash may lose the last fraction of a
+# second of read records; records of changes are always committed durably. False: every record waits.
+AUDIT_ASYNC_READ_COMMIT = env.bool("AUDIT_ASYNC_READ_COMMIT", default=True)
+# A row a user is shown again in a list (the dashboard's queues refresh every few seconds) is recorded
+# again only after this many seconds; 0: every time. Remembered in Django's cache (per process by default).
+AUDIT_LIST_REPEAT_SECONDS = env.int("AUDIT_LIST_REPEAT_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

@@ -5,12 +5,31 @@ from django.contrib import admin
 
 from scheduling.models import ScheduleException, WorkingHours
 from scheduling.selectors import providers_free_for
-from scheduling.services import visit_group_create
+from scheduling.services import schedule_versions_bump, visit_group_create
 from visits.models import VisitGroup
 
 
+class BumpsScheduleAdmin(admin.ModelAdmin):
+    """Rows availability reads: every change bumps the provider's schedule version in the admin's
+    transaction, as the services do (see ProviderSchedule)."""
+
+    def save_model(self, request, obj, form, change):
+        previous = type(obj).objects.filter(pk=obj.pk).values_list("provider_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        schedule_versions_bump(provider_ids=[previous, obj.provider_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        schedule_versions_bump(provider_ids=[obj.provider_id])
+
+    def delete_queryset(self, request, queryset):
+        provider_ids = list(queryset.values_list("provider_id", flat=True))
+        super().delete_queryset(request, queryset)
+        schedule_versions_bump(provider_ids=provider_ids)
+
+
 @admin.register(WorkingHours)
-class WorkingHoursAdmin(admin.ModelAdmin):
+class WorkingHoursAdmin(BumpsScheduleAdmin):
     list_display = ["provider", "room", "weekday", "start_time", "end_time", "account"]
     list_filter = ["account", "room", "weekday"]
     search_fields = ["provider__user__last_name", "provider__user__username", "room__code"]
@@ -19,7 +38,7 @@ class WorkingHoursAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScheduleException)
-class ScheduleExceptionAdmin(admin.ModelAdmin):
+class ScheduleExceptionAdmin(BumpsScheduleAdmin):
     list_display = ["provider", "kind", "room", "start_date", "end_date", "start_time", "end_time", "note"]
     list_filter = ["account", "kind", "room"]
     search_fields = ["provider__user__last_name", "provider__user__username", "note"]
@@ -51,7 +70,7 @@ class VisitGroupAddForm(forms.ModelForm):
 
 
 @admin.register(VisitGroup)
-class VisitGroupAdmin(admin.ModelAdmin):
+class VisitGroupAdmin(BumpsScheduleAdmin):
     list_display = ["id", "room", "consultation", "provider", "start", "capacity"]
     list_filter = ["account", "room"]
     form = VisitGroupAddForm

@@ -5,6 +5,7 @@ The rules live in scheduling.services; clinic/api_urls.py shares the visits URLs
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework.views import APIView
 
+from clinic import audit
 from clinic.api_base import ok, provider_from_person
 from clinic.authentication import ApiKeyClient
 from clinic.errors import InvalidInput
@@ -82,6 +83,7 @@ class AppointmentCreateApi(APIView):
             member_code=data.pop("member_id", None),
             **data,
         )
+        audit.audit_record(request, audit.Action.CREATE, visit, detail="appointment booked")
         return ok(visit_data(visit, viewer=request.user), status=201)
 
 
@@ -98,4 +100,5 @@ class AppointmentUpdateApi(APIView):
         visit = services.appointment_update(
             account=request.account, actor=request.user, visit_id=visit_id, **data
         )
+        audit.audit_record(request, audit.Action.UPDATE, visit, detail="appointment changed")
         return ok(visit_data(visit, viewer=request.user))

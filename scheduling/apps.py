@@ -1,5 +1,23 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class SchedulingConfig(AppConfig):
     name = "scheduling"
+
+    def ready(self):
+        from clinic.models import Provider
+        from scheduling.services import schedule_versions_bump
+        from visits.lifecycle import held_time_changed
+
+        def held_time(sender, provider_ids, **kwargs):
+            schedule_versions_bump(provider_ids=provider_ids)
+
+        def provider_saved(sender, instance, created, **kwargs):
+            if not created:  # a new provider has no version yet: nothing of theirs is cached
+                schedule_versions_bump(provider_ids=[instance.pk])
+
+        # What cached availability reads about a provider and is written outside this app: a visit
+        # transition that moves an appointment (visits/lifecycle.py), and the provider's own row (its zone).
+        held_time_changed.connect(held_time, weak=False, dispatch_uid="scheduling.held_time")
+        post_save.connect(provider_saved, sender=Provider, weak=False, dispatch_uid="scheduling.provider")

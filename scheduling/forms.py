@@ -108,6 +108,26 @@ class DayForm(forms.Form):
         self.helper = _no_form_tag()
 
 
+class CalendarForm(DayForm):
+    view = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week")], required=False)
+
+
+class CalendarMoveForm(forms.Form):
+    """Where an appointment moves: the next free slot, a time on a day, or (dropped) start and provider."""
+
+    next_free = forms.BooleanField(required=False)
+    day = forms.DateField(required=False)
+    time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    start = forms.IntegerField(required=False)
+    provider = forms.IntegerField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("next_free") or data.get("start") or (data.get("day") and data.get("time"))):
+            raise forms.ValidationError("Choose the new time.")
+        return data
+
+
 class WorkingHoursForm(forms.Form):
     room = forms.ModelChoiceField(queryset=Room.objects.none(), empty_label=None)
     weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int)

@@ -116,3 +116,18 @@ def _check_same_account(obj) -> None:
         raise ValidationError({"room": "The room belongs to another clinic."})
     if obj.room_id and obj.provider_id and not obj.provider.rooms.filter(pk=obj.room_id).exists():
         raise ValidationError({"room": "The provider does not work in this room."})
+
+
+class ProviderSchedule(models.Model):
+    """The version of everything availability reads about one provider: hours and exceptions in every
+    room, and the time their appointments and group visits hold. Every write that changes one of them bumps
+    it in its own transaction (`services.schedule_versions_bump`), so an answer cached under the versions
+    it was computed from is never served after a change. A provider without a row is never cached."""
+
+    provider = models.OneToOneField(Provider, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    # Starts at a random number: a provider row recreated with the same id (a fresh database, a rolled-back
+    # test) never meets an answer cached for the old one.
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"schedule of provider {self.provider_id}: version {self.version}"

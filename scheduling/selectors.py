@@ -1,11 +1,14 @@
 """Reads of the scheduling app: free slots (a fixed number of queries whatever the span), day schedules."""
 
+import bisect
 import datetime as dt
+import hashlib
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -15,7 +18,7 @@ from clinic.models import Account, Consultation, Member, Provider, Room
 from clinic.selectors import room_get
 from scheduling import intervals
 from scheduling.models import ScheduleException, WorkingHours
-from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitStatus, VisitType
+from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitStatus, VisitType
 from visits.selectors import intakes_visible_to
 
 DEFAULT_SPAN = 4 * 24 * 3600
@@ -72,7 +75,7 @@ def default_slot_length(room: Room) -> int:
     return min(durations) if durations else room.slot_interval
 
 
-WEEKLY = "week"
+WEEKLY, HELD = "week", "held"
 
 
 @dataclass(slots=True)
@@ -89,33 +92,36 @@ class _Provider:
 CHOSEN_SQL = """chosen AS (
     SELECT p.id, p.time_zone FROM clinic_provider p
     JOIN clinic_provider_rooms pr ON pr.provider_id = p.id
-    WHERE p.account_id = %s AND pr.room_id = %s{one}{licensed})"""
+    WHERE p.account_id = %s AND pr.room_id = %s{some}{licensed})"""
 
 # Weekly rules and dated exceptions of the chosen providers in this room; time off without a room counts
-# in every room. Ordered so that providers with the same hours list them alike.
+# in every room (sorted in Python, see _providers_of).
+# With `held`, the held time of known providers comes in the same query, as 'held' rows (see _fetch_known).
 HOURS_SQL = """WITH {chosen}
-SELECT w.provider_id, c.time_zone, 'week', w.weekday, NULL, NULL, w.start_time, w.end_time
+SELECT w.provider_id, c.time_zone, 'week', w.weekday, NULL, NULL, w.start_time, w.end_time{pad}
 FROM scheduling_workinghours w JOIN chosen c ON c.id = w.provider_id
 WHERE w.room_id = %s
 UNION ALL
-SELECT e.provider_id, c.time_zone, e.kind, -1, e.start_date, e.end_date, e.start_time, e.end_time
+SELECT e.provider_id, c.time_zone, e.kind, -1, e.start_date, e.end_date, e.start_time, e.end_time{pad}
 FROM scheduling_scheduleexception e JOIN chosen c ON c.id = e.provider_id
-WHERE (e.room_id = %s OR (e.room_id IS NULL AND e.kind = %s)) AND e.start_date <= %s AND e.end_date >= %s
-ORDER BY 1, 4, 7, 8"""
+WHERE (e.room_id = %s OR (e.room_id IS NULL AND e.kind = %s))
+    AND e.start_date <= %s AND e.end_date >= %s{held}"""
+HELD_ROWS = """
+UNION ALL
+SELECT h.pid, NULL, 'held', NULL, NULL, NULL, NULL, NULL, h.s, h.e FROM ({held}) h"""
 
 # Time the providers found with hours are held, in any room: active appointments and group visits, as
 # the slot times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
-# The last part: this room's TBD appointments (no provider yet), as their busy ranges, with a NULL provider.
-HELD_SQL = """SELECT v.provider_id, {busy_start} - %s, {busy_end} + %s
+# With TBD_SQL: this room's TBD appointments (no provider yet), as their busy ranges, with a NULL provider.
+HELD_SQL = """SELECT v.provider_id AS pid, {busy_start} - %s AS s, {busy_end} + %s AS e
 FROM visits_visit v
 WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND v.visit_group_id IS NULL
     AND v.busy_start < %s AND v.busy_end > %s{exclude}
 UNION ALL
 SELECT g.provider_id, {group_start} - %s, {group_end} + %s
 FROM visits_visitgroup g
-WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s
-UNION ALL
-SELECT NULL, {busy_start}, {busy_end}
+WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s"""
+TBD_SQL = """SELECT NULL, {busy_start}, {busy_end}
 FROM visits_visit v
 WHERE v.room_id = %s AND v.provider_id IS NULL AND v.type = %s AND v.status IN ({statuses})
     AND v.visit_group_id IS NULL AND v.busy_start < %s AND v.busy_end > %s{exclude}"""
@@ -146,99 +152,168 @@ def _date(value) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _fetch(
-    *, room: Room, provider_id, location: str, lo: int, hi: int, exclude_visit_id=None
-) -> tuple[dict[int, _Provider], list[tuple]]:
-    """Two queries, whatever the span or the number of providers: their hours, and their held time with
-    the room's TBD appointments (returned apart, as (None, busy start, busy end) rows)."""
-    chosen = CHOSEN_SQL.format(
-        one=" AND p.id = %s" if provider_id else "",
+def _chosen(*, room: Room, provider_ids: list | None, location: str) -> tuple[str, list]:
+    sql = CHOSEN_SQL.format(
+        some=f" AND p.id IN ({', '.join(['%s'] * len(provider_ids))})" if provider_ids else "",
         licensed=" AND p.id IN (SELECT provider_id FROM clinic_providerlicense WHERE state = %s)"
         if location
         else "",
     )
-    chosen_params = [room.account_id, room.pk]
-    if provider_id:
-        chosen_params.append(provider_id)
-    if location:
-        chosen_params.append(location)
-    ops = connection.ops
+    return sql, [room.account_id, room.pk, *(provider_ids or ()), *([location] if location else ())]
 
+
+def _statuses() -> str:
+    return ", ".join(["%s"] * len(ACTIVE_STATUSES))
+
+
+def _window(room: Room, lo: int, hi: int) -> list:
+    """The held rows that can touch slot times in [lo, hi): buffers of both sides included."""
+    before, after = room.buffer_before, room.buffer_after
+    adapt = connection.ops.adapt_datetimefield_value
+    return [
+        adapt(dt.datetime.fromtimestamp(hi + before + after, dt.UTC)),
+        adapt(dt.datetime.fromtimestamp(lo - before - after, dt.UTC)),
+    ]
+
+
+def _tbd_part(room: Room, window: list, exclude_visit_id) -> tuple[str, list]:
+    sql = TBD_SQL.format(
+        busy_start=_epoch("v.busy_start"),
+        busy_end=_epoch("v.busy_end"),
+        statuses=_statuses(),
+        exclude=" AND v.id <> %s" if exclude_visit_id else "",
+    )
+    return sql, [
+        room.pk,
+        VisitType.SCHEDULED.value,
+        *(status.value for status in ACTIVE_STATUSES),
+        *window,
+        *([exclude_visit_id] if exclude_visit_id else []),
+    ]
+
+
+def _hours_params(room: Room, lo: int, hi: int) -> list:
     # Dates are wall-clock in each provider's zone, so two days of margin cover every offset.
     first_day = dt.datetime.fromtimestamp(lo, dt.UTC).date() - dt.timedelta(days=2)
     last_day = dt.datetime.fromtimestamp(hi, dt.UTC).date() + dt.timedelta(days=2)
-    hours = _rows(
-        HOURS_SQL.format(chosen=chosen),
-        [
-            *chosen_params,
-            room.pk,
-            room.pk,
-            ScheduleException.Kind.TIME_OFF.value,
-            ops.adapt_datefield_value(last_day),
-            ops.adapt_datefield_value(first_day),
-        ],
+    ops = connection.ops
+    return [
+        room.pk,
+        room.pk,
+        ScheduleException.Kind.TIME_OFF.value,
+        ops.adapt_datefield_value(last_day),
+        ops.adapt_datefield_value(first_day),
+    ]
+
+
+def _held_part(room: Room, ids: list, lo: int, hi: int, exclude_visit_id) -> tuple[str, list]:
+    """Held time of `ids` in any room. A new slot's busy range [t - before, t + length + after) must miss
+    every held range: so each held range [s, e) forbids slot times in [s - after, e + before)."""
+    before, after = room.buffer_before, room.buffer_after
+    window = _window(room, lo, hi)
+    sql = HELD_SQL.format(
+        ids=", ".join(["%s"] * len(ids)),
+        busy_start=_epoch("v.busy_start"),
+        busy_end=_epoch("v.busy_end"),
+        statuses=_statuses(),
+        exclude=" AND v.id <> %s" if exclude_visit_id else "",
+        group_start=_epoch("g.start"),
+        group_end=_epoch('g."end"'),
     )
+    return sql, [
+        after,
+        before,
+        *ids,
+        VisitType.SCHEDULED.value,
+        *(status.value for status in ACTIVE_STATUSES),
+        *window,
+        *([exclude_visit_id] if exclude_visit_id else []),
+        after,
+        before,
+        *ids,
+        *window,
+    ]
+
+
+# Hours rows by provider, weekday, start and end, so that providers with the same hours list them alike
+# (sorted here: in SQL the sort took in the held rows of the same query).
+_HOURS_ORDER = itemgetter(0, 3, 6, 7)
+
+
+def _providers_of(rows: list[tuple]) -> dict[int, _Provider]:
     found: dict[int, _Provider] = {}
-    for pid, zone, kind, weekday, start_date, end_date, start, end in hours:
+    hours = sorted((row for row in rows if row[2] != HELD), key=_HOURS_ORDER)
+    for pid, zone, kind, weekday, start_date, end_date, start, end, *_ in hours:
         provider = found.get(pid) or found.setdefault(pid, _Provider(zone))
         if kind == WEEKLY:
             provider.rules.append((weekday, _time(start), _time(end)))
         else:
             provider.exceptions.append((kind, _date(start_date), _date(end_date), _time(start), _time(end)))
-    if not found:
-        return found, []
+    return found
 
-    # A new slot's busy range [t - before, t + length + after) must miss every held range: so each held
-    # range [s, e) forbids slot times in [s - after, e + before).
-    before, after = room.buffer_before, room.buffer_after
-    window_lo = ops.adapt_datetimefield_value(dt.datetime.fromtimestamp(lo - before - after, dt.UTC))
-    window_hi = ops.adapt_datetimefield_value(dt.datetime.fromtimestamp(hi + before + after, dt.UTC))
-    ids = list(found)
-    held = _rows(
-        HELD_SQL.format(
-            ids=", ".join(["%s"] * len(ids)),
-            busy_start=_epoch("v.busy_start"),
-            busy_end=_epoch("v.busy_end"),
-            statuses=", ".join(["%s"] * len(ACTIVE_STATUSES)),
-            exclude=" AND v.id <> %s" if exclude_visit_id else "",
-            group_start=_epoch("g.start"),
-            group_end=_epoch('g."end"'),
-        ),
-        [
-            after,
-            before,
-            *ids,
-            VisitType.SCHEDULED.value,
-            *(status.value for status in ACTIVE_STATUSES),
-            window_hi,
-            window_lo,
-            *([exclude_visit_id] if exclude_visit_id else []),
-            after,
-            before,
-            *ids,
-            window_hi,
-            window_lo,
-            room.pk,
-            VisitType.SCHEDULED.value,
-            *(status.value for status in ACTIVE_STATUSES),
-            window_hi,
-            window_lo,
-            *([exclude_visit_id] if exclude_visit_id else []),
-        ],
-    )
+
+def _sort_held(found: dict[int, _Provider], rows, tbd: list) -> None:
     # Rows kept as they come, (provider, start, end), and sorted by start: building a tuple per row and
     # sorting by whole tuples cost three times as much.
     held_of = {pid: provider.held for pid, provider in found.items()}
-    held_of[None] = tbd = []
-    for row in held:
+    held_of[None] = tbd
+    for row in rows:
         held_of[row[0]].append(row)
-    for rows in held_of.values():
-        rows.sort(key=_START)
+    for rows_of_one in held_of.values():
+        rows_of_one.sort(key=_START)
+
+
+def _fetch(
+    *,
+    room: Room,
+    provider_ids: list | None,
+    location: str,
+    lo: int,
+    hi: int,
+    exclude_visit_id=None,
+) -> tuple[dict[int, _Provider], list[tuple]]:
+    """Two queries, whatever the span or the number of providers: their hours, and their held time with
+    the room's TBD appointments (returned apart, as (None, busy start, busy end) rows)."""
+    chosen, chosen_params = _chosen(room=room, provider_ids=provider_ids, location=location)
+    hours = _rows(
+        HOURS_SQL.format(chosen=chosen, pad="", held=""), chosen_params + _hours_params(room, lo, hi)
+    )
+    found = _providers_of(hours)
+    if not found:
+        return found, []
+    sql, params = _held_part(room, list(found), lo, hi, exclude_visit_id)
+    tbd_sql, tbd_params = _tbd_part(room, _window(room, lo, hi), exclude_visit_id)
+    held = _rows(f"{sql}\nUNION ALL\n{tbd_sql}", params + tbd_params)
+    tbd: list = []
+    _sort_held(found, held, tbd)
     return found, tbd
 
 
+def _fetch_known(*, room: Room, provider_ids: list[int], lo: int, hi: int) -> dict[int, _Provider]:
+    """The hours and held time of these providers (TBD appointments aside), in one query: their ids are
+    known, so the held time need not wait for the hours."""
+    chosen, chosen_params = _chosen(room=room, provider_ids=provider_ids, location="")
+    held_sql, held_params = _held_part(room, provider_ids, lo, hi, None)
+    rows = _rows(
+        HOURS_SQL.format(
+            chosen=chosen,
+            pad=", CAST(NULL AS bigint), CAST(NULL AS bigint)",
+            held=HELD_ROWS.format(held=held_sql),
+        ),
+        chosen_params + _hours_params(room, lo, hi) + held_params,
+    )
+    found = _providers_of(rows)
+    _sort_held(found, [(pid, r[8], r[9]) for r in rows if (pid := r[0]) in found and r[2] == HELD], [])
+    return found
+
+
 def _free_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[intervals.Interval]:
-    """Hours plus extra hours, minus time off, minus held time.
+    """Hours plus extra hours, minus time off, minus held time."""
+    return intervals.subtract(_working_intervals(provider, lo, hi, memo), provider.held)
+
+
+def _working_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[intervals.Interval]:
+    """Hours plus extra hours, minus time off.
 
     `memo` keeps, for one call, each zone's local days and each (zone, weekly rules) expanded: providers
     mostly share them.
@@ -257,12 +332,37 @@ def _free_intervals(provider: _Provider, lo: int, hi: int, memo: dict) -> list[i
             working = intervals.merge(working + extra)
         if off:
             working = intervals.subtract(working, [(None, start, end) for start, end in sorted(off)])
-    return intervals.subtract(working, provider.held)
+    return working
 
 
 def _zone_days(name: str, lo: int, hi: int) -> tuple[zoneinfo.ZoneInfo, list[dt.date]]:
     zone = zoneinfo.ZoneInfo(name)
     return zone, intervals.local_days(lo, hi, zone)
+
+
+def _group(
+    starts_of: dict[int, list[int]], *, room: Room, slot_length: int, tbd: list, only: int | None
+) -> list[tuple[int, list[int]]]:
+    """(start, providers free then) by start, providers by id; where TBD appointments overlapping a time
+    hold as many providers as are free, it is not offered. `only`: keep that provider's times alone."""
+    by_start: defaultdict[int, list[int]] = defaultdict(list)
+    for pid in sorted(starts_of):
+        for t in starts_of[pid]:
+            by_start[t].append(pid)
+    before, after = room.buffer_before, room.buffer_after
+    out = []
+    for t in sorted(by_start):
+        pids = by_start[t]
+        if tbd:
+            busy_start, busy_end = t - before, t + slot_length + after
+            if len(pids) <= sum(1 for _, s, e in tbd if s < busy_end and e > busy_start):
+                continue
+        if only is not None:
+            if only not in pids:
+                continue
+            pids = [only]
+        out.append((t, pids))
+    return out
 
 
 def free_slots(
@@ -278,7 +378,8 @@ def free_slots(
     exclude_visit_id=None,
     count_tbd: bool = True,
 ) -> list[Slot]:
-    """Free slots of the room's providers, sorted by start; each lists the providers free for it.
+    """Free slots of the room's providers, sorted by start; each lists the providers free for it. Read
+    afresh from the database: the booking guard's reading (pages and the API use `available_slots`).
 
     Not offered: booked or group-held time (buffers included), the past and the room's minimum notice,
     anything outside a provider's hours in this room, time off, and times where the room's TBD
@@ -300,37 +401,22 @@ def free_slots(
         "hi": fetch_hi,
         "exclude_visit_id": exclude_visit_id,
     }
-    providers, tbd = _fetch(provider_id=provider_id, **window)
+    providers, tbd = _fetch(provider_ids=[provider_id] if provider_id else None, **window)
     if not count_tbd:
         tbd = []
     only = None
     if tbd and provider_id:
         # A TBD appointment may take any of the providers: counting what is left needs all of them.
         only = int(provider_id)
-        providers, tbd = _fetch(provider_id=None, **window)
+        providers, tbd = _fetch(provider_ids=None, **window)
     grid = intervals.Grid(room.slot_interval or slot_length, room.zone)
     memo: dict = {}
-    free = {pid: _free_intervals(providers[pid], window["lo"], fetch_hi, memo) for pid in sorted(providers)}
-    before, after = room.buffer_before, room.buffer_after
+    free = {pid: _free_intervals(providers[pid], window["lo"], fetch_hi, memo) for pid in providers}
 
     def slots_between(first: int, last_end: int) -> list[Slot]:
-        by_start: defaultdict[int, list[int]] = defaultdict(list)
-        for pid, intervals_free in free.items():
-            for t in grid.starts(intervals_free, slot_length, first, last_end):
-                by_start[t].append(pid)
-        slots = []
-        for t in sorted(by_start):
-            pids = by_start[t]
-            if tbd:
-                busy_start, busy_end = t - before, t + slot_length + after
-                if len(pids) <= sum(1 for _, s, e in tbd if s < busy_end and e > busy_start):
-                    continue
-            if only is not None:
-                if only not in pids:
-                    continue
-                pids = [only]
-            slots.append(Slot(t, t + slot_length, pids))
-        return slots
+        starts_of = {pid: grid.starts(f, slot_length, first, last_end) for pid, f in free.items()}
+        grouped = _group(starts_of, room=room, slot_length=slot_length, tbd=tbd, only=only)
+        return [Slot(t, t + slot_length, pids) for t, pids in grouped]
 
     if lo is not None:
         return slots_between(max(lo, earliest), hi)
@@ -349,6 +435,134 @@ def free_slots(
         if slots:
             return slots if slots[0].start == first else slots_between(slots[0].start, slots[0].start + span)
         cursor = first + span
+
+
+# --- cached availability ---------------------------------------------------------------------------------
+#
+# An answer is cached under everything it was computed from, read first (the state columns below, in the
+# same query as the room): the room's settings, the slot length and the span asked for, the room's chosen
+# providers with their schedule version (`ProviderSchedule`, bumped by every write that changes their
+# zone, hours, exceptions or held time, in that write's transaction), and the room's TBD appointments
+# themselves. A change anywhere changes the key, so a cached answer never offers a time taken since. Each
+# provider's slot starts are cached too, under their own version: after a booking only its provider is
+# computed again. Entries hold no clock: the past and the minimum notice are cut off when serving.
+
+CACHE_SECONDS = 3600
+
+# Two text columns of the room `r`: its chosen providers as 'id version' ('-' when never bumped) and its
+# TBD appointments overlapping the span as 'busy-start busy-end' (UNIX seconds). Read before anything they
+# cover, so an answer computed meanwhile is cached under an old key. Only the room's own tables: the
+# provider rows (their zone) are left to the version, which a provider's save bumps (scheduling/apps.py),
+# because reading them cost more than the rest of a cached answer on a new connection.
+STATE_COLUMNS = """,
+    (SELECT {agg}(CAST(pr.provider_id AS text) || ' ' || COALESCE(CAST(s.version AS text), '-'), ',')
+     FROM clinic_provider_rooms pr LEFT JOIN scheduling_providerschedule s ON s.provider_id = pr.provider_id
+     WHERE pr.room_id = r.id{licensed}) AS schedule_state,
+    (SELECT {agg}(CAST({busy_start} AS text) || ' ' || CAST({busy_end} AS text), ',')
+     FROM visits_visit v
+     WHERE v.room_id = r.id AND v.provider_id IS NULL AND v.type = %s AND v.status IN ({statuses})
+        AND v.visit_group_id IS NULL AND {busy_start} < %s + r.buffer_before + r.buffer_after
+        AND {busy_end} > %s - r.buffer_before - r.buffer_after) AS tbd_state"""
+
+
+def _state_columns(*, location: str, lo: int, hi: int) -> tuple[str, list]:
+    sql = STATE_COLUMNS.format(
+        agg="string_agg" if connection.vendor == "postgresql" else "group_concat",
+        licensed=" AND pr.provider_id IN (SELECT provider_id FROM clinic_providerlicense WHERE state = %s)"
+        if location
+        else "",
+        busy_start=_epoch("v.busy_start"),
+        busy_end=_epoch("v.busy_end"),
+        statuses=_statuses(),
+    )
+    statuses = [status.value for status in ACTIVE_STATUSES]
+    return sql, [*([location] if location else []), VisitType.SCHEDULED.value, *statuses, hi, lo]
+
+
+def _room_with_state(*, where: str, params: list, location: str, lo: int | None, hi: int | None, extra=""):
+    """Rooms matching `where`, each with its state columns when a span is given (else without)."""
+    columns, column_params = _state_columns(location=location, lo=lo, hi=hi) if lo is not None else ("", [])
+    sql = f"SELECT r.*{extra}{columns} FROM clinic_room r {where}"
+    return list(Room.objects.raw(sql, column_params + params))
+
+
+def _parse_state(room: Room) -> tuple[list[tuple], list[tuple]]:
+    providers = []
+    for item in (room.schedule_state or "").split(","):
+        if item:
+            pid, version = item.split(" ")
+            providers.append((int(pid), None if version == "-" else int(version)))
+    tbd = [(None, *map(int, item.split(" "))) for item in (room.tbd_state or "").split(",") if item]
+    return sorted(providers), sorted(tbd)
+
+
+def _key(kind: str, parts) -> str:
+    return f"availability:{kind}:" + hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def _starts_computed(
+    *, room: Room, provider_ids: list[int], slot_length: int, lo: int, hi: int
+) -> dict[int, list[int]]:
+    """Slot starts of these providers in [lo, hi), taken time and TBD appointments aside."""
+    providers = _fetch_known(room=room, provider_ids=provider_ids, lo=lo, hi=hi)
+    grid = intervals.Grid(room.slot_interval or slot_length, room.zone)
+    memo: dict = {}
+    starts = {pid: [] for pid in provider_ids}
+    for pid, provider in providers.items():
+        starts[pid] = grid.starts(_free_intervals(provider, lo, hi, memo), slot_length, lo, hi)
+    return starts
+
+
+def available_slots(
+    *,
+    room: Room,
+    slot_length: int,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    duration: int | None = None,
+    provider_id=None,
+    location: str = "",
+    now: dt.datetime | None = None,
+) -> list[Slot]:
+    """`free_slots`, from the cache when nothing it reads has changed (see above). 'available' (neither
+    start nor end) depends on the clock and is computed afresh. A `room` read with its state columns
+    for this span and location (as `availability_for` reads it) spares a query."""
+    if not room.appointments_enabled or not room.is_open:
+        return []
+    lo, hi, _ = time_range(start=start, end=end, duration=duration)
+    if lo is None:
+        return free_slots(room=room, slot_length=slot_length, duration=duration, provider_id=provider_id,
+                          location=location, now=now)  # fmt: skip
+    earliest = _ts(now or timezone.now()) + room.min_notice
+    if hi <= earliest:
+        return []
+    if not hasattr(room, "schedule_state"):
+        (room,) = _room_with_state(where="WHERE r.id = %s", params=[room.pk], location=location, lo=lo, hi=hi)
+    providers, tbd = _parse_state(room)
+    setting = (room.pk, room.time_zone, room.slot_interval, room.buffer_before, room.buffer_after,
+               slot_length, lo, hi)  # fmt: skip
+    # A provider without a version (never bumped) is computed afresh, and so is any answer they are in.
+    versioned = {pid for pid, version in providers if version is not None}
+    cacheable = len(versioned) == len(providers)
+    answer_key = _key("answer", (setting, provider_id and int(provider_id), providers, tbd))
+    grouped = cache.get(answer_key) if cacheable else None
+    if grouped is None:
+        keys = {pid: _key("starts", (setting, pid, version)) for pid, version in providers}
+        cached = cache.get_many([keys[pid] for pid in versioned])
+        starts_of = {pid: cached[keys[pid]] for pid in keys if keys[pid] in cached}
+        missing = [pid for pid in keys if pid not in starts_of]
+        if missing:
+            computed = _starts_computed(
+                room=room, provider_ids=missing, slot_length=slot_length, lo=lo, hi=hi
+            )
+            starts_of.update(computed)
+            cache.set_many({keys[pid]: computed[pid] for pid in missing if pid in versioned}, CACHE_SECONDS)
+        only = int(provider_id) if provider_id else None
+        grouped = _group(starts_of, room=room, slot_length=slot_length, tbd=tbd, only=only)
+        if cacheable:
+            cache.set(answer_key, grouped, CACHE_SECONDS)
+    first = bisect.bisect_left(grouped, earliest, key=itemgetter(0))
+    return [Slot(t, t + slot_length, pids) for t, pids in grouped[first:]]
 
 
 def providers_free_for(
@@ -420,6 +634,35 @@ def provider_exceptions(
     )
 
 
+ROOM_CONSULTATION_WHERE = """JOIN clinic_consultation c ON c.room_id = r.id
+WHERE r.account_id = %s AND r.code = %s AND c.id = %s AND c.active"""
+
+
+def _room_and_length(
+    *, account: Account, room_code, intake: Intake | None, consultation_id
+) -> tuple[Room, int]:
+    """The room and slot length of an availability call, step by step, each miss named."""
+    if room_code:
+        room = room_get(account=account, code=room_code)
+    elif intake is not None:
+        room = intake.room
+    else:
+        rooms = list(Room.objects.for_account(account)[:2])
+        if len(rooms) != 1:
+            raise InvalidInput.field("room_code", "This clinic has several rooms: say which.")
+        room = rooms[0]
+    consultation = None
+    if consultation_id:
+        consultation = consultation_of_room(room=room, consultation_id=consultation_id)
+    elif intake and intake.consultation and intake.consultation.room_id == room.pk:
+        consultation = intake.consultation
+    if consultation is not None and consultation.is_group:
+        raise InvalidInput.field(
+            "consultation_id", "Group consultations are booked through their group visits."
+        )
+    return room, consultation.duration if consultation else default_slot_length(room)
+
+
 def availability_for(
     *,
     account: Account,
@@ -433,7 +676,7 @@ def availability_for(
     end: dt.datetime | None = None,
     duration: int | None = None,
 ) -> list[Slot]:
-    """GET /availability: resolve the room, slot length and licence state, then `free_slots`.
+    """GET /availability: resolve the room, slot length and licence state, then `available_slots`.
 
     `user` None is an API-key caller: it sees any intake of the account, as the account's own server.
     """
@@ -447,37 +690,33 @@ def availability_for(
         intake = intakes.select_related("room", "consultation").filter(pk=intake_id).first()
         if intake is None:
             raise NotFound(f"Intake {intake_id} not found.", errors={"intake_id": ["No such intake."]})
-    consultation = None
+    room, slot_length = None, None
     if room_code and consultation_id:
         # The usual call names both: one query for the two. On a miss, the steps below say which is wrong.
-        consultation = (
-            Consultation.objects.select_related("room")
-            .filter(room__account=account, room__code=room_code, pk=consultation_id, active=True)
-            .first()
+        # Raw SQL, with the state the cached answer is keyed by (the ORM's join cost more than the whole
+        # cached answer, about 1.5 ms).
+        lo, hi, _ = time_range(start=start, end=end, duration=duration)
+        found = _room_with_state(
+            where=ROOM_CONSULTATION_WHERE,
+            params=[account.pk, room_code, int(consultation_id)],
+            location=location or (intake.location if intake is not None else ""),
+            lo=lo,
+            hi=hi,
+            extra=", c.duration AS consultation_duration, c.capacity AS consultation_capacity",
         )
-    if consultation is not None:
-        room = consultation.room
-    elif room_code:
-        room = room_get(account=account, code=room_code)
-    elif intake is not None:
-        room = intake.room
-    else:
-        rooms = list(Room.objects.for_account(account)[:2])
-        if len(rooms) != 1:
-            raise InvalidInput.field("room_code", "This clinic has several rooms: say which.")
-        room = rooms[0]
-    if consultation is None and consultation_id:
-        consultation = consultation_of_room(room=room, consultation_id=consultation_id)
-    elif consultation is None and intake and intake.consultation and intake.consultation.room_id == room.pk:
-        consultation = intake.consultation
-    if consultation is not None and consultation.is_group:
-        raise InvalidInput.field(
-            "consultation_id", "Group consultations are booked through their group visits."
+        if found:
+            room, slot_length = found[0], found[0].consultation_duration
+            if found[0].consultation_capacity > 1:
+                raise InvalidInput.field(
+                    "consultation_id", "Group consultations are booked through their group visits."
+                )
+    if slot_length is None:
+        room, slot_length = _room_and_length(
+            account=account, room_code=room_code, intake=intake, consultation_id=consultation_id
         )
-    slot_length = consultation.duration if consultation else default_slot_length(room)
     if not location and intake is not None:
         location = intake.location
-    return free_slots(
+    return available_slots(
         room=room,
         slot_length=slot_length,
         start=start,
@@ -486,6 +725,69 @@ def availability_for(
         provider_id=provider_id,
         location=location,
     )
+
+
+@dataclass(slots=True)
+class CalendarData:
+    """What the front desk's calendar shows of a room over some days (see scheduling/calendar.py)."""
+
+    providers: list[Provider]
+    working: dict[int, list[intervals.Interval]]  # hours minus time off, UNIX seconds
+    free: dict[int, set[int]]  # slot starts each provider could be booked at
+    appointments: list[Visit]  # with who cancelled (closed_by) and why (cancel_reason)
+    slot_length: int
+
+
+def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datetime) -> CalendarData:
+    """The room's providers (all of them), their working time, their free slots (cached availability, for
+    the room's shortest one-to-one consultation) and every appointment starting in [lo, hi), cancelled
+    ones included. Five queries, whatever the number of providers or days."""
+    providers = list(Provider.objects.for_account(account).in_room(room).select_related("user")
+                     .order_by("user__last_name", "user__first_name", "pk"))  # fmt: skip
+    lo_ts, hi_ts = _ts(lo), _ts(hi)
+    chosen, chosen_params = _chosen(room=room, provider_ids=None, location="")
+    hours = _rows(
+        HOURS_SQL.format(chosen=chosen, pad="", held=""), chosen_params + _hours_params(room, lo_ts, hi_ts)
+    )
+    memo: dict = {}
+    working = {pid: _working_intervals(p, lo_ts, hi_ts, memo) for pid, p in _providers_of(hours).items()}
+    slot_length = default_slot_length(room)
+    free: dict[int, set[int]] = defaultdict(set)
+    for slot in available_slots(room=room, slot_length=slot_length, start=lo, end=hi):
+        for pid in slot.provider_ids:
+            free[pid].add(slot.start)
+    appointments = list(
+        Visit.objects.for_account(account)
+        .appointments()
+        .filter(room=room, start__gte=lo, start__lt=hi)
+        .select_related("member", "intake", "closed_by", "provider__user")
+        .order_by("start", "id")
+    )
+    cancelled = [v.pk for v in appointments if v.status == VisitStatus.CANCELLED]
+    reasons = dict(
+        VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED).values_list(
+            "visit_id", "reason"
+        )
+    ) if cancelled else {}  # fmt: skip
+    for visit in appointments:
+        visit.cancel_reason = reasons.get(visit.pk, "")
+    return CalendarData(providers, working, dict(free), appointments, slot_length)
+
+
+def next_free_start(*, visit: Visit, within_days: int = 14) -> int | None:
+    """The first start after the appointment's own at which its provider (or anyone, when it has none)
+    could take it instead, read afresh as the booking guard reads it."""
+    length = int((visit.end - visit.start).total_seconds())
+    slots = free_slots(
+        room=visit.room,
+        slot_length=length,
+        start=visit.start + dt.timedelta(seconds=1),
+        end=visit.start + dt.timedelta(days=within_days),
+        provider_id=visit.provider_id,
+        location=visit.intake.location if visit.intake_id else "",
+        exclude_visit_id=visit.pk,
+    )
+    return slots[0].start if slots else None
 
 
 def members_matching(*, account: Account, query: str, limit: int = 10) -> QuerySet[Member]:

@@ -3,8 +3,10 @@ transaction; the provider's row lock serialises bookings of one provider, and th
 visits (migration scheduling 0002, PostgreSQL) makes a double booking impossible even without it."""
 
 import datetime as dt
+import random
+from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -27,6 +29,26 @@ def may_book(user: User) -> bool:
 
 def _slot_taken(message: str = SLOT_TAKEN) -> Conflict:
     return Conflict(message, errors={"start": [message]})
+
+
+# Upsert: a provider's first bump creates the row (at a random version, see ProviderSchedule).
+BUMP_SQL = """INSERT INTO scheduling_providerschedule (provider_id, version) VALUES {values}
+ON CONFLICT (provider_id) DO UPDATE SET version = scheduling_providerschedule.version + 1"""
+_random = random.SystemRandom()
+
+
+@transaction.atomic(savepoint=False)
+def schedule_versions_bump(*, provider_ids: Iterable[int | None]) -> None:
+    """Mark what availability reads about these providers as changed (their hours, exceptions or held
+    time), in the caller's transaction: cached answers computed from the old versions are never served
+    again. Their rows stay locked until it commits, so call it last (lock order: visit, provider, room,
+    then these), in id order so two bumps never wait for each other in a circle."""
+    ids = sorted({int(pk) for pk in provider_ids if pk is not None})
+    if not ids:
+        return
+    params = [value for pk in ids for value in (pk, _random.randrange(2**62))]
+    with connection.cursor() as cursor:
+        cursor.execute(BUMP_SQL.format(values=", ".join(["(%s, %s)"] * len(ids))), params)
 
 
 def _lock_provider(provider: Provider) -> None:
@@ -214,6 +236,7 @@ def appointment_book(
             **_busy(room, start, end),
         )
     )
+    schedule_versions_bump(provider_ids=[visit.provider_id])
     return visit_refetch(visit.pk)
 
 
@@ -307,7 +330,7 @@ def visit_group_create(
         location="",
         not_free=f"{provider.display_name} is not free then.",
     )
-    return VisitGroup.objects.create(
+    group = VisitGroup.objects.create(
         account=account,
         room=room,
         consultation=consultation,
@@ -316,6 +339,8 @@ def visit_group_create(
         end=end,
         capacity=consultation.capacity,
     )
+    schedule_versions_bump(provider_ids=[provider.pk])
+    return group
 
 
 @transaction.atomic
@@ -375,6 +400,7 @@ def appointment_update(
     event_record(
         visit_id=visit.pk, from_status=visit.status, to_status=visit.status, actor=actor, reason=what, at=now
     )
+    schedule_versions_bump(provider_ids=[visit.provider_id, provider and provider.pk])
     return visit_refetch(visit.pk)
 
 
@@ -406,6 +432,7 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
         reason=reason[:200],
         at=now,
     )
+    schedule_versions_bump(provider_ids=[visit.provider_id])
     return visit_refetch(visit.pk)
 
 
@@ -444,7 +471,7 @@ def working_hours_add(
         raise InvalidInput.field("room", "Working hours belong to a room.")
     if start_time == end_time and start_time != dt.time(0):
         raise InvalidInput.field("end_time", "The window is empty; 00:00-00:00 is the whole day.")
-    return WorkingHours.objects.create(
+    hours = WorkingHours.objects.create(
         account=account,
         provider=provider,
         room=room,
@@ -452,6 +479,8 @@ def working_hours_add(
         start_time=start_time,
         end_time=end_time,
     )
+    schedule_versions_bump(provider_ids=[provider.pk])
+    return hours
 
 
 @transaction.atomic
@@ -475,7 +504,7 @@ def schedule_exception_add(
         raise InvalidInput.field("end_date", "The end date is before the start date.")
     if kind == ScheduleException.Kind.EXTRA and room is None:
         raise InvalidInput.field("room", "Extra hours need a room.")
-    return ScheduleException.objects.create(
+    exception = ScheduleException.objects.create(
         account=account,
         provider=provider,
         room=room,
@@ -486,15 +515,19 @@ def schedule_exception_add(
         end_time=end_time,
         note=note,
     )
+    schedule_versions_bump(provider_ids=[provider.pk])
+    return exception
 
 
 @transaction.atomic
 def schedule_entry_delete(*, account: Account, actor: User, kind: str, entry_id) -> None:
     _may_edit_hours(actor)
     model = WorkingHours if kind == "hours" else ScheduleException
-    deleted, _ = model.objects.for_account(account).filter(pk=_as_int(entry_id)).delete()
-    if not deleted:
+    entry = model.objects.for_account(account).select_for_update().filter(pk=_as_int(entry_id)).first()
+    if entry is None:
         raise NotFound("That entry does not exist (any more).")
+    entry.delete()
+    schedule_versions_bump(provider_ids=[entry.provider_id])
 
 
 def _as_int(value) -> int:

@@ -11,16 +11,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
+from clinic import audit
 from clinic import services as clinic_services
 from clinic.errors import Conflict, ServiceError
 from clinic.models import Provider, Room
-from scheduling import selectors, services
+from scheduling import calendar, selectors, services
 from scheduling.forms import (
     BookForm,
+    CalendarForm,
+    CalendarMoveForm,
     CancelForm,
     DayForm,
     PatientCreateForm,
@@ -34,6 +38,7 @@ from scheduling.models import window_label
 from visits.selectors import visit_get
 
 BOOKING = "scheduling/booking.html"
+CALENDAR = "scheduling/calendar.html"
 DAY = "scheduling/day.html"
 HOURS = "scheduling/hours.html"
 
@@ -85,7 +90,7 @@ def _workspace(request, form: SlotSearchForm, **extra) -> dict:
     if consultation is None or (form.is_bound and form.errors):
         return context
     lo, hi = selectors.local_day_bounds(day, room.zone)
-    slots = selectors.free_slots(
+    slots = selectors.available_slots(
         room=room, slot_length=consultation.duration, start=lo, end=hi, provider_id=provider and provider.pk
     )
     names = {p.pk: p.display_name for p in form.fields["provider"].queryset}
@@ -150,6 +155,10 @@ def patient_search(request):
         if form.is_valid()
         else []
     )
+    if members:
+        audit.audit_record_many(
+            request, audit.Action.SEARCH, members, detail=f"search: {form.cleaned_data['q']}"
+        )
     return render(request, f"{BOOKING}#patients", {"members": members, "searched": form.is_valid()})
 
 
@@ -167,6 +176,7 @@ def patient_create(request):
         except ServiceError as exc:
             context["error"] = exc.message
         else:
+            audit.audit_record(request, audit.Action.CREATE, member)
             context.update(members=[member], chosen=member.code, searched=True)
     else:
         context["error"] = "; ".join(f"{f}: {e[0]}" for f, e in form.errors.items())
@@ -204,6 +214,7 @@ def book(request):
     except ServiceError as exc:
         context = _workspace(request, search, notice=exc.message, level="danger")
     else:
+        audit.audit_record(request, audit.Action.CREATE, visit, detail="appointment booked")
         context = _workspace(request, search, booked=visit)
     return _render(request, BOOKING, context, zone=room.zone, partial="workspace")
 
@@ -245,6 +256,7 @@ def _day_context(request, data) -> dict:
     for visit in visits:
         label = visit.provider.display_name if visit.provider else "Provider to be decided"
         groups.setdefault(label, []).append(visit)
+    audit.audit_record_many(request, audit.Action.LIST, visits)
     return {
         "form": form,
         "room": room,
@@ -310,6 +322,7 @@ def reschedule(request, visit_id):
         except ValueError:
             day = visit.start.astimezone(visit.room.zone).date()
         context = _reschedule_context(request, visit, day)
+        audit.audit_record(request, audit.Action.READ, visit)
         return _render(request, DAY, context, zone=visit.room.zone, partial="reschedule")
     form = RescheduleForm(request.POST)
     if not form.is_valid():
@@ -324,6 +337,7 @@ def reschedule(request, visit_id):
         context = _reschedule_context(request, visit, day, notice=f"{exc.message} These are free now.")
         response = _render(request, DAY, context, zone=visit.room.zone, partial="reschedule")
         return retarget(response, f"#reschedule-{visit.pk}") if request.htmx else response
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="rescheduled")
     with timezone.override(visit.room.zone):
         when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
     return _schedule_after(request, visit, message=f"Moved {visit.member} to {when}.")
@@ -346,7 +360,161 @@ def cancel(request, visit_id):
         )
     except ServiceError as exc:
         return _schedule_after(request, visit, message=exc.message, level="danger")
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="appointment cancelled")
     return _schedule_after(request, visit, message=f"Cancelled the appointment of {visit.member}.")
+
+
+# --- the calendar grid ------------------------------------------------------------------------------------
+
+
+def _calendar_context(request, data) -> dict:
+    rooms = Room.objects.for_account(request.user.account)
+    form = CalendarForm(data if data and "room" in data else None, rooms=rooms)
+    valid = form.is_bound and form.is_valid()
+    room = form.cleaned_data["room"] if valid else rooms.first()
+    if room is None:
+        return {"form": form, "room": None}
+    day = form.cleaned_data["day"] if valid else timezone.now().astimezone(room.zone).date()
+    week = valid and form.cleaned_data["view"] == "week"
+    first = day - dt.timedelta(days=day.weekday()) if week else day
+    days = [first + dt.timedelta(days=i) for i in range(7 if week else 1)]
+    form.initial = {"room": room.pk, "day": day, "view": "week" if week else "day"}
+    lo, _ = selectors.local_day_bounds(days[0], room.zone)
+    _, hi = selectors.local_day_bounds(days[-1], room.zone)
+    data = selectors.calendar_data(account=request.user.account, room=room, lo=lo, hi=hi)
+    appointments = [
+        calendar.Appointment(
+            visit_id=v.pk,
+            provider_id=v.provider_id,
+            start=int(v.start.timestamp()),
+            end=int(v.end.timestamp()),
+            patient=v.member.full_name if v.member else "",
+            reason=v.intake.reason_for_visit if v.intake_id else "",
+            status=v.status,
+            cancelled_by=v.closed_by.get_full_name() or v.closed_by.username if v.closed_by_id else "",
+            cancel_reason=v.cancel_reason,
+        )
+        for v in data.appointments
+    ]
+    grid = calendar.build_grid(
+        zone=room.zone,
+        days=days,
+        step=room.slot_interval or data.slot_length,
+        providers=[(p.pk, p.display_name) for p in data.providers],
+        working=data.working,
+        free=data.free,
+        appointments=appointments,
+        now=int(timezone.now().timestamp()),
+    )
+    span = dt.timedelta(days=7 if week else 1)
+    view = "week" if week else "day"
+    consultation = next(
+        (
+            c
+            for c in room.consultations.all()
+            if c.active and not c.is_group and c.duration == data.slot_length
+        ),
+        None,
+    )
+    book_url = (
+        reverse("scheduling:pick") + f"?room={room.pk}&consultation={consultation.pk if consultation else ''}"
+    )
+    return {
+        "form": form,
+        "room": room,
+        "grid": grid,
+        "week": week,
+        "view": view,
+        "step": grid.step,
+        # Built once: a {% url %} per cell cost more than the rest of a cell (the URLs end in the ids).
+        "calendar_url": reverse("scheduling:calendar"),
+        "book_url": book_url,
+        "day": day,
+        "days": days,
+        "consultation": consultation,
+        "zone_label": _zone_label(room, day),
+        "unplaced": [a for a in appointments if a.provider_id is None],
+        "shown_visits": data.appointments,
+        "links": {
+            "previous": f"?room={room.pk}&day={(day - span).isoformat()}&view={view}",
+            "next": f"?room={room.pk}&day={(day + span).isoformat()}&view={view}",
+            "other_view": f"?room={room.pk}&day={day.isoformat()}&view={'day' if week else 'week'}",
+        },
+    }
+
+
+@require_GET
+@login_required
+@book_required
+def calendar_view(request):
+    context = _calendar_context(request, request.GET)
+    audit.audit_record_many(request, audit.Action.LIST, context.get("shown_visits", []))
+    zone = context["room"].zone if context["room"] else dt.UTC
+    return _render(request, CALENDAR, context, zone=zone, partial="grid")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@book_required
+def calendar_move(request, visit_id):
+    """GET: the move panel of an appointment (next free slot, or a day and time). POST: move it there, or
+    where it was dropped. The booking service decides; a refusal says why (409 for a plain form post)."""
+    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    if request.method == "GET":
+        room = visit.room
+        day = visit.start.astimezone(room.zone).date()
+        query = {"room": room.pk, "day": day.isoformat(), "view": request.GET.get("view", "day")}
+        with timezone.override(room.zone):
+            when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
+        context = {
+            **_calendar_context(request, query),
+            "moving": visit,
+            "moving_day": day,
+            "moving_when": when,
+        }
+        audit.audit_record(request, audit.Action.READ, visit)
+        return _render(request, CALENDAR, context, zone=room.zone, partial="move")
+    room = visit.room
+    form = CalendarMoveForm(request.POST)
+    message, level, status = "", "success", 200
+    if not form.is_valid():
+        message, level, status = _first_error(form) or "Choose the new time.", "danger", 400
+    else:
+        data = form.cleaned_data
+        provider_id = data["provider"]
+        if data["next_free"]:
+            start = selectors.next_free_start(visit=visit)
+        elif data["start"]:
+            start = data["start"]
+        else:
+            start = int(dt.datetime.combine(data["day"], data["time"], tzinfo=room.zone).timestamp())
+        if start is None:
+            message, level, status = "No free slot in the next two weeks.", "warning", 409
+        else:
+            try:
+                visit = services.appointment_update(
+                    account=request.user.account,
+                    actor=request.user,
+                    visit_id=visit.pk,
+                    start=dt.datetime.fromtimestamp(start, dt.UTC),
+                    provider_id=provider_id if provider_id and provider_id != visit.provider_id else None,
+                )
+            except ServiceError as exc:
+                message, level, status = exc.message, "warning", 409
+            else:
+                audit.audit_record(request, audit.Action.UPDATE, visit, detail="rescheduled on the calendar")
+                with timezone.override(room.zone):
+                    when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
+                who = visit.provider.display_name if visit.provider else "no provider yet"
+                message = f"Moved {visit.member.full_name} to {when} with {who}."
+    day = visit.start.astimezone(room.zone).date()
+    query = {"room": room.pk, "day": day.isoformat(), "view": request.POST.get("view", "day")}
+    context = {**_calendar_context(request, query), "message": message, "level": level}
+    # htmx swaps only successful answers: a refusal still answers 200 there, with the reason shown.
+    response = _render(request, CALENDAR, context, zone=room.zone, partial="grid")
+    if not request.htmx:
+        response.status_code = status
+    return retarget(response, "#calendar") if request.htmx else response
 
 
 # --- working hours (clinic admins) -----------------------------------------------------------------------

@@ -8,6 +8,4 @@ def wait_for_htmx(page) -> None:
     test that types into a just-swapped input before then would fire events nothing listens to yet.
     """
     # A function, not an expression: Playwright evals expressions in the page, which its CSP forbids.
-    page.wait_for_function(
-        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")

@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from clinic.services import api_credential_issue, api_token_issue
@@ -13,6 +14,13 @@ from tests.clinic.factories import (
     clinic_admin_user,
     front_desk_user,
 )
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Django's cache outlives a test (it is in memory by default); what one test left (the audit trail's
+    recently listed rows) must not change what the next one sees."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,8 @@
 from django.contrib import admin
 
+from clinic import audit
+from clinic.admin import AuditedAdmin
+from visits.attachment_views import file_target
 from visits.models import Attachment, Intake, SummaryDownload, Visit, VisitEvent, VisitSummary
 
 
@@ -14,7 +17,7 @@ class VisitEventInline(admin.TabularInline):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(AuditedAdmin):
     list_display = ["id", "type", "status", "room", "member", "provider", "start", "created"]
     list_filter = ["account", "type", "status", "room", "close_reason"]
     search_fields = ["id", "member__code", "member__last_name", "provider__user__last_name"]
@@ -28,7 +31,7 @@ class VisitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Intake)
-class IntakeAdmin(admin.ModelAdmin):
+class IntakeAdmin(AuditedAdmin):
     list_display = ["id", "room", "member", "reason_for_visit", "location", "created"]
     list_filter = ["account", "room", "type"]
     search_fields = ["id", "member__code", "member__last_name", "reason_for_visit"]
@@ -37,22 +40,36 @@ class IntakeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(AuditedAdmin):
     list_display = ["id", "name", "account", "content_type", "size", "intake", "created"]
     list_filter = ["account", "content_type"]
     search_fields = ["id", "name"]
     raw_id_fields = ["intake", "uploaded_by"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("intake", "uploaded_by__member")
+
+    def audit_target(self, obj):
+        return file_target(obj)
+
 
 @admin.register(VisitSummary)
-class VisitSummaryAdmin(admin.ModelAdmin):
+class VisitSummaryAdmin(AuditedAdmin):
     list_display = ["visit", "status", "rendered", "requested"]
     list_filter = ["status"]
     raw_id_fields = ["visit"]
+    list_select_related = ["visit"]
+
+    def audit_target(self, obj):
+        return audit.target(obj.visit)
 
 
 @admin.register(SummaryDownload)
-class SummaryDownloadAdmin(admin.ModelAdmin):
+class SummaryDownloadAdmin(AuditedAdmin):
     list_display = ["visit", "user", "created"]
     list_filter = ["account"]
     raw_id_fields = ["visit", "user"]
+    list_select_related = ["visit", "user"]
+
+    def audit_target(self, obj):
+        return audit.target(obj.visit)

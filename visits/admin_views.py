@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic import audit
 from clinic.decorators import htmx_login_required
 from clinic.errors import NotAllowed, NotFound
 from visits import analytics, formatting, selectors
@@ -73,6 +74,7 @@ def admin_visits(request):
         page = Paginator(
             analytics.with_wait(visits.with_related().prefetch_related(None)), PAGE_SIZE
         ).get_page(request.GET.get("page"))
+        audit.audit_record_many(request, audit.Action.LIST, page.object_list)
         summaries_of = summary_selectors.summaries_by_visit(v.pk for v in page.object_list)
         now = timezone.now()
         for visit in page.object_list:
@@ -137,6 +139,7 @@ def admin_summary_download(request, visit_id: int):
         messages.info(request, f"The summary of visit #{visit.pk} must be prepared first: press Prepare PDF.")
         return redirect("visits:admin-visits")
     summary_services.summary_download_record(account=request.user.account, visit=visit, user=request.user)
+    audit.audit_record(request, audit.Action.DOWNLOAD, visit, detail="PDF summary")
     return FileResponse(
         summary.file.open("rb"),
         as_attachment=True,
@@ -191,6 +194,12 @@ def admin_export_download(request, export_id):
     if export.status != SummaryExport.Status.READY:
         raise Http404("The export is not ready.")
     exports.export_download_record(export=export, user=request.user)
+    audit.audit_record_many(
+        request,
+        audit.Action.DOWNLOAD,
+        summary_selectors.export_visits(export=export),
+        detail=f"PDF summary in ZIP export {export.pk}",
+    )
     return FileResponse(
         export.file.open("rb"),
         as_attachment=True,
@@ -205,5 +214,6 @@ def admin_downloads(request):
     """Who downloaded which visit's summary, and when."""
     downloads = selectors.recent_downloads(account=request.user.account, user=request.user)
     page = Paginator(downloads, 50).get_page(request.GET.get("page"))
+    audit.audit_record_many(request, audit.Action.LIST, [d.visit for d in page])
     zone = selectors.admin_zone(account=request.user.account)
     return render(request, "visits/admin_visits_downloads.html", {"page": page, "zone": zone})

@@ -88,21 +88,20 @@ LEFT_UNSEEN = Q(
 def with_left_unseen(stats: list[RoomWait], visits: QuerySet[Visit]) -> list[RoomWait]:
     """Beside the waits of those accepted, how many of each room's patients left without being seen
     (a median of the accepted alone would hide the ones who gave up)."""
-    counts = dict(
+    counts = (
         visits.order_by()
         .filter(LEFT_UNSEEN)
-        .values("room__code")
+        .values("room__code", "room__name")
         .annotate(n=Count("pk"))
-        .values_list("room__code", "n")
+        .values_list("room__code", "room__name", "n")
     )
-    names = dict(visits.order_by().filter(LEFT_UNSEEN).values_list("room__code", "room__name").distinct())
     by_code = {row.room_code: row for row in stats}
-    for code, n in counts.items():
+    for code, name, n in counts:
         if code in by_code:
             by_code[code].left_unseen = n
         else:
             by_code[code] = RoomWait(
-                room_code=code, room_name=names[code], visits=0, median=None, p90=None, left_unseen=n
+                room_code=code, room_name=name, visits=0, median=None, p90=None, left_unseen=n
             )
     return sorted(by_code.values(), key=lambda row: row.room_code)
 

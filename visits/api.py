@@ -2,16 +2,18 @@
 
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.views import APIView
 
+from clinic import audit
 from clinic.api_base import envelope, ok, paged, provider_from_person
 from clinic.errors import InvalidInput
+from clinic.parsers import MultiPartParser
 from visits import attachments, selectors, services
-from visits.attachment_views import file_response
+from visits.attachment_views import file_response, file_target
 from visits.models import Attachment
 from visits.serializers import (
     AddEconsultIn,
@@ -77,6 +79,7 @@ class IntakeCreateApi(APIView):
         fields.pop("attachments", None)  # documented here, parsed in all its formats below
         custom = _custom_fields(request.data)
         reset = fields.pop("reset", False)
+        started = timezone.now()
         intake = services.intake_create(
             account=request.account,
             actor=request.user,
@@ -86,6 +89,9 @@ class IntakeCreateApi(APIView):
             reset=reset,
             attachment_ids=attachments.attachment_ids_from(request.data),
         )
+        # The patient's open intake may have been reused rather than created.
+        action = audit.Action.CREATE if intake.created >= started else audit.Action.UPDATE
+        audit.audit_record(request, action, intake)
         return ok(
             intake_data(
                 selectors.intake_get(account=request.account, user=request.user, intake_id=intake.pk),
@@ -98,12 +104,9 @@ class IntakeCreateApi(APIView):
 class IntakeDetailApi(APIView):
     @extend_schema(responses=IntakeEnvelope, summary="Read an intake", operation_id="intakes_read")
     def get(self, request, intake_id: str):
-        return ok(
-            intake_data(
-                selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id),
-                viewer=request.user,
-            )
-        )
+        intake = selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id)
+        audit.audit_record(request, audit.Action.READ, intake)
+        return ok(intake_data(intake, viewer=request.user))
 
     @extend_schema(
         request=IntakeUpdateIn,
@@ -117,7 +120,7 @@ class IntakeDetailApi(APIView):
         )
         fields.pop("reset", None)
         fields.pop("attachments", None)
-        services.intake_update(
+        intake = services.intake_update(
             account=request.account,
             actor=request.user,
             intake_id=intake_id,
@@ -125,6 +128,7 @@ class IntakeDetailApi(APIView):
             custom=_custom_fields(request.data),
             attachment_ids=attachments.attachment_ids_from(request.data),
         )
+        audit.audit_record(request, audit.Action.UPDATE, intake)
         return ok(
             intake_data(
                 selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id),
@@ -147,7 +151,14 @@ class IntakeAddendumApi(APIView):
             account=request.account, actor=request.user, intake_id=intake_id, text=data["text"]
         )
         intake = selectors.intake_get(account=request.account, user=request.user, intake_id=intake_id)
+        audit.audit_record(request, audit.Action.UPDATE, intake, detail="correction added")
         return ok(intake_data(intake, viewer=request.user), status=201)
+
+
+def _record_joined(request, visit, started) -> None:
+    # Joining is idempotent: a retried call answers the visit the first one created.
+    action = audit.Action.CREATE if visit.created >= started else audit.Action.READ
+    audit.audit_record(request, action, visit)
 
 
 class VisitAddWalkinApi(APIView):
@@ -159,6 +170,7 @@ class VisitAddWalkinApi(APIView):
     )
     def post(self, request):
         data = provider_from_person(request.account, dict(_valid(AddWalkinIn, request.data)))
+        started = timezone.now()
         visit = services.visit_add_walkin(
             account=request.account,
             actor=request.user,
@@ -168,6 +180,7 @@ class VisitAddWalkinApi(APIView):
             provider_id=data.get("provider_id"),
             member_code=data.get("member_id"),
         )
+        _record_joined(request, visit, started)
         return ok(visit_data(visit, viewer=request.user), status=201)
 
 
@@ -180,12 +193,14 @@ class VisitAddEconsultApi(APIView):
     )
     def post(self, request):
         data = _valid(AddEconsultIn, request.data)
+        started = timezone.now()
         visit = services.visit_add_econsult(
             account=request.account,
             actor=request.user,
             intake_id=data["intake_id"],
             room_code=data["room_code"],
         )
+        _record_joined(request, visit, started)
         return ok(visit_data(visit, viewer=request.user), status=201)
 
 
@@ -199,12 +214,9 @@ class VisitAcceptApi(APIView):
     )
     def post(self, request):
         data = _valid(VisitIdIn, request.data)
-        return ok(
-            visit_data(
-                services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"]),
-                viewer=request.user,
-            )
-        )
+        visit = services.visit_accept(account=request.account, actor=request.user, visit_id=data["id"])
+        audit.audit_record(request, audit.Action.UPDATE, visit, detail="accepted")
+        return ok(visit_data(visit, viewer=request.user))
 
 
 class VisitCompleteApi(APIView):
@@ -219,10 +231,18 @@ class VisitCompleteApi(APIView):
         visit = services.visit_complete(
             account=request.account, actor=request.user, visit_id=data["id"], notes=data.get("notes", "")
         )
+        notes = ", with notes" if data.get("notes") else ""
+        audit.audit_record(request, audit.Action.UPDATE, visit, detail=f"completed{notes}")
         return ok(visit_data(visit, viewer=request.user))
 
 
-def _closed_answer(request, visit, changed: bool):
+def _closed_answer(request, visit, changed: bool, detail: str):
+    audit.audit_record(
+        request,
+        audit.Action.UPDATE if changed else audit.Action.READ,
+        visit,
+        detail=detail if changed else "",
+    )
     message = "Visit closed." if changed else "The visit was already closed; nothing changed."
     return ok(visit_data(visit, viewer=request.user), message=message, changed=changed)
 
@@ -239,7 +259,7 @@ class VisitCloseApi(APIView):
         visit, changed = services.visit_close(
             account=request.account, actor=request.user, visit_id=data["id"], reason=data["reason"]
         )
-        return _closed_answer(request, visit, changed)
+        return _closed_answer(request, visit, changed, f"closed: {data['reason']}")
 
 
 class VisitDeleteApi(APIView):
@@ -254,7 +274,7 @@ class VisitDeleteApi(APIView):
         visit, changed = services.visit_force_cancel(
             account=request.account, actor=request.user, visit_id=data["id"]
         )
-        return _closed_answer(request, visit, changed)
+        return _closed_answer(request, visit, changed, "force-cancelled")
 
 
 class VisitListApi(APIView):
@@ -269,18 +289,15 @@ class VisitListApi(APIView):
     def get(self, request):
         filters = _valid(VisitListIn, request.query_params)
         visits = selectors.visit_list(account=request.account, user=request.user, **filters)
-        return paged(request, visits, VisitOut)
+        return paged(request, visits, VisitOut, audit_action=audit.Action.LIST)
 
 
 class VisitDetailApi(APIView):
     @extend_schema(responses=VisitEnvelope, summary="One visit", operation_id="visits_read")
     def get(self, request, visit_id: str):
-        return ok(
-            visit_data(
-                selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id),
-                viewer=request.user,
-            )
-        )
+        visit = selectors.visit_get(account=request.account, user=request.user, visit_id=visit_id)
+        audit.audit_record(request, audit.Action.READ, visit)
+        return ok(visit_data(visit, viewer=request.user))
 
 
 class VisitCurrentApi(APIView):
@@ -291,6 +308,8 @@ class VisitCurrentApi(APIView):
     )
     def get(self, request):
         visit = selectors.visit_current(account=request.account, user=request.user)
+        if visit:
+            audit.audit_record(request, audit.Action.READ, visit)
         return ok(visit_data(visit, viewer=request.user) if visit else None)
 
 
@@ -334,6 +353,7 @@ class FileUploadApi(APIView):
         attachment = attachments.attachment_upload(
             account=request.account, actor=request.user, upload=upload, category=category
         )
+        audit.audit_record(request, audit.Action.CREATE, file_target(attachment))
         return ok(AttachmentOut(attachment).data, status=201)
 
 
@@ -344,9 +364,12 @@ class FileDetailApi(APIView):
         operation_id="files_read",
     )
     def get(self, request, file_id: str):
-        return file_response(
-            attachments.attachment_get(account=request.account, user=request.user, attachment_id=file_id)
+        attachment = attachments.attachment_get(
+            account=request.account, user=request.user, attachment_id=file_id
         )
+        response = file_response(attachment)  # a file gone from storage is a 404, and no download
+        audit.audit_record(request, audit.Action.DOWNLOAD, file_target(attachment))
+        return response
 
 
 SummaryPendingEnvelope = inline_serializer(
@@ -375,6 +398,7 @@ class VisitSummaryExportApi(APIView):
         summary_services.summary_download_record(
             account=request.account, visit=state.visit, user=request.user
         )
+        audit.audit_record(request, audit.Action.DOWNLOAD, state.visit, detail="PDF summary")
         return FileResponse(
             state.summary.file.open("rb"),
             as_attachment=True,

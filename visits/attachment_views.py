@@ -5,6 +5,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from clinic import audit
 from clinic.errors import NotFound
 from visits import attachments
 from visits.models import Attachment
@@ -31,6 +32,16 @@ def file_response(attachment: Attachment) -> FileResponse:
     return _no_sniff(response)
 
 
+def file_target(attachment: Attachment) -> audit.Target:
+    """A file belongs to its intake's patient; one not attached yet, to the patient who uploaded it."""
+    if attachment.intake_id:
+        member_id = attachment.intake.member_id
+    else:
+        uploader = attachment.uploaded_by
+        member_id = uploader.member.pk if uploader is not None and uploader.is_member else None
+    return audit.target(attachment, member_id=member_id)
+
+
 def _visible_attachment(request, attachment_id) -> Attachment:
     user = request.user
     if user.account_id is None:
@@ -44,7 +55,10 @@ def _visible_attachment(request, attachment_id) -> Attachment:
 @require_GET
 @login_required
 def attachment(request, attachment_id):
-    return file_response(_visible_attachment(request, attachment_id))
+    found = _visible_attachment(request, attachment_id)
+    response = file_response(found)
+    audit.audit_record(request, audit.Action.DOWNLOAD, file_target(found))
+    return response
 
 
 @require_GET
@@ -55,4 +69,5 @@ def attachment_thumbnail(request, attachment_id):
         data = attachments.attachment_thumbnail(attachment=found)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    audit.audit_record(request, audit.Action.DOWNLOAD, file_target(found), detail="thumbnail")
     return _no_sniff(HttpResponse(data, content_type="image/jpeg"))

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic import audit
 from clinic.decorators import htmx_login_required
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from visits import selectors, services
@@ -79,6 +80,9 @@ def _context(request, error: str = "") -> dict:
 
 def _board(request, error: str = ""):
     context = _context(request, error)
+    shown = [row["visit"] for r in context["rooms"] for row in (*r["waiting"], *r["in_progress"])]
+    left = [visit for r in context["rooms"] for visit in r["left_unseen"]]
+    audit.audit_record_many(request, audit.Action.LIST, [*shown, *left])
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, f"{BOARD}#board", context)
     return render(request, BOARD, context)
@@ -90,11 +94,12 @@ def board(request):
     return _board(request)
 
 
-def _act(request, action) -> str:
+def _act(request, action, detail: str) -> str:
     try:
-        action()
+        visit = action()
     except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
         return exc.message
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail=detail)
     return ""
 
 
@@ -110,6 +115,7 @@ def board_priority(request, visit_id: int):
         lambda: services.visit_priority_set(
             account=request.user.account, actor=request.user, visit_id=visit_id, priority=priority
         ),
+        "priority set",
     )
     return _board(request, error)
 
@@ -120,5 +126,6 @@ def board_requeue(request, visit_id: int):
     error = _act(
         request,
         lambda: services.visit_requeue(account=request.user.account, actor=request.user, visit_id=visit_id),
+        "sent back to the queue",
     )
     return _board(request, error)

@@ -6,16 +6,19 @@ the ended visit's PDF summary, the webhook outbox rows (`visit.created`, `visit.
 `visit.ended`, `visit.note.signed_and_sent`) carrying the visit as the API shows it, and the live push of
 every change to a room's queue (a patient joins, is accepted, leaves, is closed by the system, is sent
 back, is marked urgent) and to its walk-ins and e-consults in progress, sent after commit.
-Lock order when several rows are locked: visit, then provider, then room.
+Lock order when several rows are locked: visit, then provider, then room (then the providers' schedule
+versions, which `held_time_changed`'s receiver bumps last).
 """
 
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from django.dispatch import Signal
+
 from push.events import EventKind
 from push.services import publish_on_commit
-from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus
+from visits.models import QUEUE_TYPES, Visit, VisitEvent, VisitStatus, VisitType
 from visits.serializers import visit_data
 from visits.summaries.services import summary_request_for
 from webhooks.event_types import EventType
@@ -23,6 +26,11 @@ from webhooks.selectors import webhook_listeners
 from webhooks.services import WebhookEvent, webhook_events_record
 
 ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
+
+# Sent inside the transaction, after a transition moved an appointment (its status, or its provider when a
+# provider takes it): `provider_ids` are the providers whose held time may have changed. Scheduling's
+# cached availability listens (scheduling/apps.py); nothing in visits knows about it.
+held_time_changed = Signal()
 
 
 def visit_refetch(visit_id: int) -> Visit:
@@ -83,14 +91,24 @@ def transition_record(
         visit_id=visit.pk, from_status=from_status, to_status=to_status, actor=actor, reason=reason, at=at
     )
     ended = [visit.pk] if to_status in ENDED_STATUSES else []
+    held = {visit.provider_id} if visit.type == VisitType.SCHEDULED else set()
     if visit.appointment_id and appointment_changes is not None:
         if to_status in ENDED_STATUSES:
             # The session's summary and the appointment's both show this session's notes.
             ended.insert(0, visit.appointment_id)
+        # Locked before it is moved, to know whose time it held (the visit above is locked already).
+        previous = (
+            Visit.objects.select_for_update()
+            .filter(pk=visit.appointment_id)
+            .values_list("provider_id", flat=True)
+            .first()
+        )
         moved = Visit.objects.filter(pk=visit.appointment_id, status=from_status).update(
             status=to_status, modified=at, **appointment_changes
         )
         if moved:
+            new_provider = appointment_changes.get("provider")
+            held |= {previous, new_provider.pk if new_provider else None}
             event_record(
                 visit_id=visit.appointment_id,
                 from_status=from_status,
@@ -100,6 +118,9 @@ def transition_record(
                 at=at,
             )
     _announce(ended_visit_ids=ended, changed=_changed_of(visit, from_status=from_status, to_status=to_status))
+    held.discard(None)
+    if held:
+        held_time_changed.send(sender=Visit, provider_ids=sorted(held))
 
 
 def transitions_record_bulk(

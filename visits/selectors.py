@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from clinic.errors import NotAllowed, NotFound
 from clinic.models import Account, Provider, ProviderLicense, Room, User
+from clinic.selectors import account_zone
 from push.events import Audience, EventKind
 from visits.models import (
     QUEUE_TYPES,
@@ -353,18 +354,8 @@ def clinic_board(*, account: Account, user: User, now: dt.datetime) -> list[Boar
 
 
 def admin_zone(*, account: Account, room=None) -> zoneinfo.ZoneInfo:
-    """The zone the admin's dates are read in: the chosen room's, else the one most of the account's
-    rooms use (a clinic's rooms are usually in one zone)."""
-    if room is not None:
-        return room.zone
-    common = (
-        Room.objects.for_account(account)
-        .values("time_zone")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "time_zone")
-        .first()
-    )
-    return zoneinfo.ZoneInfo(common["time_zone"] if common else "UTC")
+    """The zone the admin's dates are read in: the chosen room's, else the account's."""
+    return room.zone if room is not None else account_zone(account=account)
 
 
 ADMIN_SORTS = {

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from clinic import audit
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
@@ -676,18 +677,32 @@ def visits_close_overdue(*, now: dt.datetime | None = None, batch_size: int = OV
         with transaction.atomic():
             pick_sql, pick_params = _overdue_pick_sql(overdue=overdue, batch_size=batch_size)
             with connection.cursor() as cursor:
+                # The pick is a materialised CTE, run once: as `id IN (pick)` PostgreSQL may plan a semi
+                # join that runs the LIMITed pick again for every waiting row, closing past the batch.
                 cursor.execute(
+                    f"WITH picked AS MATERIALIZED ({pick_sql}) "
                     f"UPDATE {table} SET status = %s, close_reason = %s, closed_by_id = NULL, modified = %s "
-                    f"WHERE status = %s AND id IN ({pick_sql}) RETURNING id",
+                    f"WHERE status = %s AND id IN (SELECT id FROM picked) "
+                    "RETURNING id, member_id, account_id",
                     (
+                        *pick_params,
                         VisitStatus.CANCELLED,
                         CloseReason.MAX_WAITING_TIME_REACHED,
                         now,
                         VisitStatus.WAITING,
-                        *pick_params,
                     ),
                 )
-                ids = [row[0] for row in cursor.fetchall()]
+                closed_rows = cursor.fetchall()
+            ids = [row[0] for row in closed_rows]
+            audit.audit_record_many(
+                audit.SYSTEM,
+                audit.Action.UPDATE,
+                (
+                    audit.Target(audit.ObjectType.VISIT, str(pk), member, account)
+                    for pk, member, account in closed_rows
+                ),
+                detail=f"closed: {CloseReason.MAX_WAITING_TIME_REACHED}",
+            )
             summaries_request_background(visit_ids=ids, now=now)
             transitions_record_bulk(
                 visit_ids=ids,

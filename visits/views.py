@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from clinic import audit
 from clinic.decorators import htmx_login_required
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from push import streams
@@ -132,6 +133,17 @@ def dashboard(request):
         **_in_progress_context(provider, selectors.provider_in_progress_version(provider=provider)),
         **_today_context(provider),
     }
+    # Everyone the page shows, in one insert.
+    audit.audit_record_many(
+        request,
+        audit.Action.LIST,
+        [
+            *context["walkins"],
+            *context["econsults"],
+            *(card["visit"] for card in context["cards"]),
+            *context["today"],
+        ],
+    )
     return _render(request, DASHBOARD, context)
 
 
@@ -152,7 +164,9 @@ def queues(request):
 
 @provider_required
 def _queues_changed(request, state: selectors.QueueState):
-    return _render(request, f"{DASHBOARD}#queues", _queues_context(request, state))
+    context = _queues_context(request, state)
+    audit.audit_record_many(request, audit.Action.LIST, [*context["walkins"], *context["econsults"]])
+    return _render(request, f"{DASHBOARD}#queues", context)
 
 
 @require_GET
@@ -174,14 +188,18 @@ def in_progress(request):
     version = selectors.provider_in_progress_version(provider=provider)
     if request.GET.get("v") == version:
         return HttpResponse(status=204)
-    response = _render(request, f"{DASHBOARD}#in_progress", _in_progress_context(provider, version))
+    context = _in_progress_context(provider, version)
+    audit.audit_record_many(request, audit.Action.LIST, [card["visit"] for card in context["cards"]])
+    response = _render(request, f"{DASHBOARD}#in_progress", context)
     return trigger_client_event(response, IN_PROGRESS_CHANGED)
 
 
 @require_GET
 @provider_required
 def today(request):
-    return _render(request, f"{DASHBOARD}#today", _today_context(request.user.provider))
+    context = _today_context(request.user.provider)
+    audit.audit_record_many(request, audit.Action.LIST, context["today"])
+    return _render(request, f"{DASHBOARD}#today", context)
 
 
 def _changed() -> HttpResponse:
@@ -195,10 +213,11 @@ def accept(request):
     """Take the patient (`id` in the body, as POST /visits/accept) with the API's race-free service."""
     visit_id = request.POST.get("id", "")
     try:
-        services.visit_accept(account=request.user.account, actor=request.user, visit_id=visit_id)
+        visit = services.visit_accept(account=request.user.account, actor=request.user, visit_id=visit_id)
     except (Conflict, NotAllowed, NotFound) as exc:
         # Shown in place of the row; the row itself goes at the next poll.
         return _render(request, "visits/_queue_message.html", {"visit_id": visit_id, "message": str(exc)})
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="accepted")
     return _changed()
 
 
@@ -207,6 +226,7 @@ def _card_after_error(request, visit_id: int, *, form_name: str, error: str = ""
         visit = selectors.visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
     except NotFound:
         return _changed()
+    audit.audit_record(request, audit.Action.READ, visit)
     return _render(
         request,
         f"{DASHBOARD}#in_progress_card",
@@ -221,7 +241,7 @@ def complete(request, visit_id: int):
     if not form.is_valid():
         return _card_after_error(request, visit_id, form_name="complete")
     try:
-        services.visit_complete(
+        visit = services.visit_complete(
             account=request.user.account,
             actor=request.user,
             visit_id=visit_id,
@@ -229,6 +249,8 @@ def complete(request, visit_id: int):
         )
     except (Conflict, NotAllowed, NotFound) as exc:
         return _card_after_error(request, visit_id, form_name="complete", error=str(exc))
+    notes = ", with notes" if form.cleaned_data["notes"] else ""
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail=f"completed{notes}")
     return _changed()
 
 
@@ -239,7 +261,7 @@ def close(request, visit_id: int):
     if not form.is_valid():
         return _card_after_error(request, visit_id, form_name="close")
     try:
-        services.visit_close(
+        visit, changed = services.visit_close(
             account=request.user.account,
             actor=request.user,
             visit_id=visit_id,
@@ -248,6 +270,10 @@ def close(request, visit_id: int):
         )
     except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
         return _card_after_error(request, visit_id, form_name="close", error=str(exc))
+    if changed:
+        audit.audit_record(
+            request, audit.Action.UPDATE, visit, detail=f"closed: {form.cleaned_data['reason']}"
+        )
     return _changed()
 
 
@@ -260,6 +286,7 @@ def visit_detail(request, visit_id: int):
         visit = selectors.visit_get(account=user.account, user=user, visit_id=visit_id)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    audit.audit_record(request, audit.Action.READ, visit, *([visit.intake] if visit.intake else []))
     zone = user.provider.time_zone if user.is_provider else visit.room.time_zone
     clinical = selectors.sees_clinical_content(user)
     context = {

@@ -77,14 +77,14 @@ def test_running_twice_changes_nothing_the_second_time(room):
 
 
 @pytest.mark.django_db
-def test_batches_close_everything_with_one_update_per_batch(room, django_assert_max_num_queries):
+def test_batches_close_everything_with_one_update_per_batch(room, django_assert_num_queries):
     visits = [joined(room, T0) for _ in range(25)]
-    # The limits, then per batch (10, 10, 5 closed): savepoint, update, summary insert, event insert, the
-    # account's webhook listeners, release; then an empty batch (savepoint, update, release). One write
-    # per visit would take 75 or more.
+    # The limits, then per batch (10, 10, 5 closed): savepoint, update, summary insert, audit insert, event
+    # insert, the account's webhook listeners, release; and the empty batch that ends it: savepoint,
+    # update, release. One write per visit would take 75 or more.
     with (
         time_machine.travel(T0 + dt.timedelta(hours=2), tick=False),
-        django_assert_max_num_queries(1 + 6 * 3 + 3),
+        django_assert_num_queries(1 + 3 * 7 + 3),
     ):
         assert services.visits_close_overdue(batch_size=10) == 25
     assert all(closed_by_system(v) for v in visits)

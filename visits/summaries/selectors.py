@@ -5,12 +5,13 @@ rendered (`source_modified`)."""
 
 import datetime as dt
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from clinic.errors import NotAllowed
 from clinic.models import Account, User
-from visits.models import Visit, VisitSummary
+from visits.models import SummaryExport, Visit, VisitSummary
 from visits.selectors import sees_clinical_content, visit_get
 
 
@@ -60,3 +61,12 @@ def download_file_name(visit: Visit) -> str:
     patient = slugify(visit.member.full_name) if visit.member_id else "patient"
     day = timezone.localtime(visit.start or visit.created, visit.room.zone).date().isoformat()
     return f"visit-summary-{visit.pk}-{patient}-{day}.pdf"
+
+
+def export_visits(*, export: SummaryExport) -> QuerySet[Visit]:
+    """The visits whose summaries a bulk export holds (for the audit trail of its download)."""
+    return (
+        Visit.objects.for_account(export.account_id)
+        .filter(pk__in=export.visit_ids)
+        .only("pk", "account_id", "member_id")
+    )
