@@ -80,7 +80,7 @@ NO_PATIENT_DATA = {
     "audit-events": "the trail itself, clinic admins only: reading it is not recorded again",
     "account-detail": "the clinic's public card: name, time zone, rooms",
     "healthz": "liveness",
-    "visits:events": "the live stream: which rooms' queues changed, never who (the page then reloads a partial)",
+    "visits:events": "the live stream: which rooms changed, never who (the page then reloads a partial)",
     "readyz": "readiness of the database and broker",
     "session-status": "the caller's own session clock",
     "session-keepalive": "the caller's own session clock",
