@@ -425,7 +425,7 @@ PATIENT_DATA = {
                 "end": ts(la(2027, 3, 8, 9, 45)),
                 "room_code": "main",
                 "type": 2,
-                "provider_id": w.provider.provider.pk,
+                "provider_id": w.provider.pk,
                 "member_id": SAM,
             },
         ),

@@ -208,7 +208,7 @@ def test_items_have_the_contracts_fields(account, member, admin_api, clinic_admi
             "action": "read",
             "object_type": "visit",
             "object_id": "42",
-            "member_id": member.pk,
+            "member_id": member.user_id,
             "ip": "2001:db8::1",
             "via": "api",
         }

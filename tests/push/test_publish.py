@@ -1,9 +1,10 @@
 """publish_on_commit: checked at the call, sent only once the transaction commits."""
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from clinic.models import Account
@@ -16,7 +17,9 @@ def test_an_event_is_published_when_the_transaction_commits_and_not_before(push_
     with transaction.atomic():
         publish_on_commit(kind=EventKind.QUEUE, account_id=7, room_ids=[3, 4])
         assert push_backend.last_id(7) == ORIGIN
-    replay = async_to_sync(push_backend.reader().replay)(7, ORIGIN)
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        replay = pool.submit(asyncio.run, push_backend.reader().replay(7, ORIGIN)).result()
     assert [(e.kind, e.account_id, e.room_ids) for e in replay.events] == [(EventKind.QUEUE, 7, {3, 4})]
     assert replay.events[0].id == push_backend.last_id(7)
 

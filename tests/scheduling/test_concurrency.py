@@ -57,7 +57,7 @@ def _posts(user, body: dict, patients: list[str]):
 
 
 def _bookers(front_desk, account, provider, slot):
-    body = {"room_code": "main", "provider_id": provider.pk, "start": slot, "end": slot + 900}
+    body = {"room_code": "main", "provider_id": provider.user_id, "start": slot, "end": slot + 900}
     return _posts(front_desk, body, [MemberFactory(account=account).code for _ in range(N)])
 
 

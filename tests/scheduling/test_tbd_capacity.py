@@ -43,12 +43,12 @@ def test_naming_the_last_free_provider_is_refused_while_a_tbd_needs_one(
     assert book(front_desk_api, _patient_intake(account, room, consultation)).status_code == 201  # TBD
     assert (
         book(
-            front_desk_api, _patient_intake(account, room, consultation), provider_id=provider.pk
+            front_desk_api, _patient_intake(account, room, consultation), provider_id=provider.user_id
         ).status_code
         == 201
     )
     refused = book(
-        front_desk_api, _patient_intake(account, room, consultation), provider_id=other_provider.pk
+        front_desk_api, _patient_intake(account, room, consultation), provider_id=other_provider.user_id
     )
     assert refused.status_code == 409
 
@@ -79,23 +79,26 @@ def test_availability_stops_offering_a_time_that_tbd_appointments_hold(
 ):
     book(front_desk_api, _patient_intake(account, room, consultation))
     # One TBD at 10:00 holds one of the two free providers: both are still listed, either may be named.
-    assert free_at(front_desk_api, TEN) == [provider.pk, other_provider.pk]
-    assert free_at(front_desk_api, TEN, provider_id=other_provider.pk) == [other_provider.pk]
+    assert free_at(front_desk_api, TEN) == [provider.user_id, other_provider.user_id]
+    assert free_at(front_desk_api, TEN, provider_id=other_provider.user_id) == [other_provider.user_id]
     assert (
         book(
-            front_desk_api, _patient_intake(account, room, consultation), provider_id=provider.pk
+            front_desk_api, _patient_intake(account, room, consultation), provider_id=provider.user_id
         ).status_code
         == 201
     )
     # Now the TBD needs Dr. Patel: 10:00 is gone, for any provider and for Dr. Patel by name.
     assert free_at(front_desk_api, TEN) == []
-    assert free_at(front_desk_api, TEN, provider_id=other_provider.pk) == []
+    assert free_at(front_desk_api, TEN, provider_id=other_provider.user_id) == []
     # What availability offers, booking takes; what it hides, booking refuses.
     refused = book(
-        front_desk_api, _patient_intake(account, room, consultation), provider_id=other_provider.pk
+        front_desk_api, _patient_intake(account, room, consultation), provider_id=other_provider.user_id
     )
     assert refused.status_code == 409
-    assert free_at(front_desk_api, TEN + dt.timedelta(minutes=15)) == [provider.pk, other_provider.pk]
+    assert free_at(front_desk_api, TEN + dt.timedelta(minutes=15)) == [
+        provider.user_id,
+        other_provider.user_id,
+    ]
 
 
 def test_the_first_available_slot_skips_times_tbd_appointments_hold(
@@ -109,10 +112,10 @@ def test_the_first_available_slot_skips_times_tbd_appointments_hold(
     data = front_desk_api.get("availability", {"room_code": "main", "consultation_id": consultation.pk})
     first = data.json()["data"][0]
     assert first["start"] == ts(nine) + 900
-    assert first["provider_ids"] == [provider.pk, other_provider.pk]
+    assert first["provider_ids"] == [provider.user_id, other_provider.user_id]
     only_patel = front_desk_api.get(
         "availability",
-        {"room_code": "main", "consultation_id": consultation.pk, "provider_id": other_provider.pk},
+        {"room_code": "main", "consultation_id": consultation.pk, "provider_id": other_provider.user_id},
     )
     assert only_patel.json()["data"][0]["start"] == ts(nine) + 900
 

@@ -46,7 +46,7 @@ def test_twenty_simultaneous_accepts_have_exactly_one_winner(account, room):
     assert statuses == {200: 1, 409: CONTENDERS - 1}
     winner = next(body["data"]["provider"]["id"] for code, body in results if code == 200)
     visit.refresh_from_db()
-    assert (visit.status, visit.provider_id) == (VisitStatus.IN_PROGRESS, winner)
+    assert (visit.status, visit.provider.user_id) == (VisitStatus.IN_PROGRESS, winner)
     assert VisitEvent.objects.filter(visit=visit, to_status=VisitStatus.IN_PROGRESS).count() == 1
     losers = {body["message"] for code, body in results if code == 409}
     assert losers == {f"Already taken by {Visit.objects.get(pk=visit.pk).provider.display_name}."}

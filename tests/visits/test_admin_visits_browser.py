@@ -49,7 +49,7 @@ def test_admin_filters_downloads_a_pdf_and_exports_a_zip(
         "data-visit-id", str(first.pk)
     )
     wait_for_htmx(page)
-    page.get_by_role("combobox", name="Status").select_option(label="completed")
+    page.get_by_role("combobox", name="Status").select_option(label="Completed")
     expect(page).to_have_url(re.compile(r"status=30"))
     expect(page).to_have_url(re.compile(r"sort=start"))
     expect(page.locator("[data-testid=visit-table] tbody tr").first).to_have_attribute(

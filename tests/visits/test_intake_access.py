@@ -30,7 +30,7 @@ def test_a_provider_outside_the_room_cannot_act_for_a_patient_there(
     outsider, outsider_api, room, member, open_intake
 ):
     # Naming themselves as the provider visited made the intake and its files theirs to read.
-    for extra in ({}, {"provider_id": outsider.pk}):
+    for extra in ({}, {"provider_id": outsider.user_id}):
         response = outsider_api.post(
             "intakes",
             {"room_code": room.code, "member_id": member.code, "reason_for_visit": "Hacked", **extra},

@@ -1,6 +1,7 @@
 """Two workers rendering the same visit at once store one file under the stable name."""
 
 import datetime as dt
+import shutil
 import threading
 
 import pytest
@@ -24,6 +25,8 @@ def test_simultaneous_renders_write_once(monkeypatch, settings, account, room, m
         member=member, provider=provider, room=room, joined=dt.datetime(2026, 4, 1, 16, tzinfo=dt.UTC)
     )
     VisitSummary.objects.filter(visit=visit).delete()
+    # A render the completion may have run already (an eager Celery left on by another test) left its file.
+    shutil.rmtree(settings.MEDIA_ROOT / "summaries", ignore_errors=True)
     both_rendered = threading.Barrier(2, timeout=30)
     render = summary_pdf.render_summary_pdf
 
