@@ -22,7 +22,11 @@ def _start(sender, request, user, **kwargs):
 
 
 def is_background(request) -> bool:
-    return request.headers.get(BACKGROUND_HEADER) == "1"
+    """Requests the page makes by itself: its polling (marked with the header) and its live stream (an
+    EventSource cannot set headers, and an open dashboard must not keep an idle session alive)."""
+    return request.headers.get(BACKGROUND_HEADER) == "1" or "text/event-stream" in request.headers.get(
+        "Accept", ""
+    )
 
 
 def remaining(session, now: float) -> tuple[int, int]:

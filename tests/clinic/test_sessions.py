@@ -53,6 +53,13 @@ def test_background_requests_do_not_count_as_activity(desk, clock):
     assert desk.get(PAGE, HTTP_X_BACKGROUND="1").status_code == 302
 
 
+def test_an_open_live_stream_does_not_count_as_activity(desk, clock):
+    _at(clock, 20)
+    assert desk.get(PAGE, HTTP_ACCEPT="text/event-stream").status_code == 200  # EventSource reconnecting
+    _at(clock, 31)
+    assert desk.get(PAGE, HTTP_ACCEPT="text/event-stream").status_code == 302
+
+
 def test_the_absolute_lifetime_ends_a_busy_session(desk, clock, settings):
     settings.SESSION_ABSOLUTE_LIFETIME = 3600
     for minutes in (20, 40, 59):
