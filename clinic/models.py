@@ -171,6 +171,19 @@ class ApiCredential(models.Model):
         return f"{self.account.code}: {self.key}"
 
 
+def validate_urgent_answers(value) -> None:
+    """A field name to the list of answers that make a patient urgent: a bare string would be read letter
+    by letter, so the shape is checked where staff type it."""
+    shape = 'Write it as {"custom_chest_pain": ["Yes"], ...}: each intake field with a list of answers.'
+    if not isinstance(value, dict):
+        raise ValidationError({"urgent_answers": shape})
+    for name, answers in value.items():
+        if not str(name).strip() or not isinstance(answers, list) or not answers:
+            raise ValidationError({"urgent_answers": f"{name!r}: {shape}"})
+        if not all(isinstance(answer, str | int | float) and str(answer).strip() for answer in answers):
+            raise ValidationError({"urgent_answers": f"{name!r}: each answer is a word or a number."})
+
+
 class Room(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rooms")
     code = models.CharField(max_length=64, validators=[code_validator])
@@ -215,6 +228,10 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        super().clean()
+        validate_urgent_answers(self.urgent_answers)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
