@@ -4,6 +4,7 @@ started again, a TCP proxy that can cut a process off from PostgreSQL, Celery an
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,13 +176,16 @@ class Process:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if not self.running():
+        """TERM to the process (Celery's warm shutdown: it stops its pool itself), then whatever is left."""
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.running():
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
 
 
 def celery(name: str, arguments: list[str], env: dict, log: Path) -> Process:
@@ -214,3 +218,47 @@ def uvicorn(name: str, port: int, env: dict, log: Path, workers: int = 1) -> Pro
         env,
         log,
     )  # fmt: skip
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of one's own: a cluster made by initdb in `directory` (the newest of
+    /usr/lib/postgresql/*/bin), on a free loopback port, trusting local connections. PostgreSQL refuses
+    to run as root: as root, the cluster belongs to the `postgres` user and runs as it. `kill()` is a
+    crash (SIGKILL to the server and its backends); `start()` after it runs crash recovery."""
+
+    def __init__(self, directory: Path):
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        if not found:
+            raise FileNotFoundError("no /usr/lib/postgresql/*/bin/initdb")
+        self.bin, self.directory, self.port = found[-1].parent, directory, free_port()
+        self.data = directory / "pgdata"
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.as_user:  # (every folder above it must be open to that user)
+            shutil.chown(directory, "postgres", "postgres")
+        subprocess.run(
+            [*self.as_user, str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+             "--auth=trust", "--encoding=UTF8", "--no-sync"],
+            check=True, timeout=120, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        # fsync off: the runs measure recovery from a crash of the processes, not of the disk.
+        self.process = Process(
+            "postgres",
+            [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+             "-k", str(directory), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+             "-c", "max_connections=200"],
+            dict(os.environ),
+            directory / "postgres.log",
+        )  # fmt: skip
+
+    def answers(self) -> bool:
+        command = [str(self.bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(command, check=False, timeout=10).returncode == 0
+
+    def start(self) -> None:
+        self.process.start()
+        wait_for(self.answers, 120, "the private PostgreSQL to accept connections")
+
+    def kill(self) -> None:
+        self.process.kill()
