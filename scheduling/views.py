@@ -19,7 +19,7 @@ from django_htmx.http import retarget
 from clinic import audit
 from clinic import services as clinic_services
 from clinic.errors import Conflict, ServiceError
-from clinic.models import Provider, Room
+from clinic.models import Member, Provider, Room
 from scheduling import calendar, selectors, services
 from scheduling.forms import (
     BookForm,
@@ -89,6 +89,9 @@ def _workspace(request, form: SlotSearchForm, **extra) -> dict:
         provider, day = None, form.fields["day"].initial
     if consultation is None or (form.is_bound and form.errors):
         return context
+    if day < timezone.now().astimezone(room.zone).date():
+        context.update(consultation=consultation, provider=provider, day=day, past=True)
+        return context
     lo, hi = selectors.local_day_bounds(day, room.zone)
     slots = selectors.available_slots(
         room=room, slot_length=consultation.duration, start=lo, end=hi, provider_id=provider and provider.pk
@@ -133,13 +136,14 @@ def pick(request):
     start = request.GET.get("start", "")
     slot = next((s for s in context["slots"] if str(s["start"]) == start), None)
     if slot is None:
-        context.update(notice="That slot was just taken. Here are the free ones now.", level="warning")
+        context.update(
+            notice="That slot was just booked by someone else. Here are the free ones now.", level="warning"
+        )
         response = _render(request, BOOKING, context, zone=form.room.zone, partial="workspace")
         return retarget(response, "#workspace") if request.htmx else response
     context.update(
         slot=slot,
         free_providers=Provider.objects.filter(pk__in=slot["provider_ids"]).select_related("user"),
-        patient_form=PatientCreateForm(),
     )
     response = _render(request, BOOKING, context, zone=form.room.zone, partial="book")
     return retarget(response, "#book") if request.htmx else response
@@ -162,25 +166,112 @@ def patient_search(request):
     return render(request, f"{BOOKING}#patients", {"members": members, "searched": form.is_valid()})
 
 
-@require_POST
+def _patient_form(request, data=None, *, initial=None) -> PatientCreateForm:
+    zone = zoneinfo.ZoneInfo(request.user.account.time_zone)
+    return PatientCreateForm(data, initial=initial, today=timezone.now().astimezone(zone).date())
+
+
+def _names_from(query: str) -> dict:
+    """What was typed in the patient search, carried into the new-patient form: a name or a phone."""
+    query = query.strip()
+    if query and all(ch.isdigit() or ch in " +-()." for ch in query):
+        return {"phone": query}
+    first, _, last = query.partition(" ")
+    return {"first_name": first, "last_name": last.strip()}
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 @book_required
 def patient_create(request):
-    form = PatientCreateForm(request.POST)
-    context = {"members": [], "searched": False}
-    if form.is_valid():
-        try:
-            member = clinic_services.member_create(
-                account=request.user.account, **{k: v for k, v in form.cleaned_data.items() if v}
+    """GET: the new-patient form, its code proposed, the name typed in the search carried over. POST: a
+    possible duplicate is shown first (saving it anyway is a second, explicit click); once saved, the
+    patient is chosen for the booking."""
+    account = request.user.account
+    new_patient = f"{BOOKING}#new_patient"
+    if request.method == "GET":
+        initial = {
+            "code": selectors.next_patient_code(account=account),
+            **_names_from(request.GET.get("q", "")),
+        }
+        return render(request, new_patient, {"patient_form": _patient_form(request, initial=initial)})
+    form = _patient_form(request, request.POST)
+    context = {"patient_form": form}
+    if not form.is_valid():
+        return render(request, new_patient, context)
+    data = form.cleaned_data
+    if not request.POST.get("save_anyway"):
+        duplicates = list(
+            selectors.possible_duplicates(
+                account=account,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                dob=data["dob"],
+                phone=data["phone"],
             )
-        except ServiceError as exc:
-            context["error"] = exc.message
-        else:
-            audit.audit_record(request, audit.Action.CREATE, member)
-            context.update(members=[member], chosen=member.code, searched=True)
-    else:
-        context["error"] = "; ".join(f"{f}: {e[0]}" for f, e in form.errors.items())
-    return render(request, f"{BOOKING}#patients", context)
+        )
+        if duplicates:
+            audit.audit_record_many(request, audit.Action.SEARCH, duplicates, detail="possible duplicate")
+            return render(request, new_patient, {**context, "duplicates": duplicates})
+    try:
+        member = clinic_services.member_create(account=account, **{k: v for k, v in data.items() if v})
+    except ServiceError as exc:
+        for field, errors in (exc.errors or {}).items():
+            form.add_error(field if field in form.fields else None, errors[0])
+        if not exc.errors:
+            form.add_error(None, exc.message)
+        return render(request, new_patient, context)
+    audit.audit_record(request, audit.Action.CREATE, member)
+    return render(
+        request,
+        new_patient,
+        {"created": member, "members": [member], "chosen": member.code, "searched": True},
+    )
+
+
+def _kept_booking(request, search: SlotSearchForm, form: BookForm, context: dict) -> dict:
+    """After a refusal the booking card stays as it was: the slot, provider, patient and reason chosen,
+    with the errors beside their fields."""
+    room, data = search.room, form.cleaned_data if form.is_valid() else {}
+    start = str(data.get("start") or form.data.get("start", ""))
+    slot = next((s for s in context["slots"] if str(s["start"]) == start), None)
+    if slot is None and start.isdigit():
+        slot = {
+            "start": int(start),
+            "at": dt.datetime.fromtimestamp(int(start), room.zone),
+            "provider_ids": [],
+        }
+    if slot is None:
+        return context
+    providers = search.fields["provider"].queryset
+    code = form.data.get("member", "")
+    member = Member.objects.for_account(request.user.account).filter(code=code).first() if code else None
+    if member is not None:
+        audit.audit_record(request, audit.Action.READ, member, detail="kept on the booking form")
+    context.update(
+        slot=slot,
+        book_form=form,
+        free_providers=providers.filter(pk__in=slot["provider_ids"]) if slot["provider_ids"] else providers,
+        chosen_provider=str(data.get("book_provider", form.data.get("book_provider", ""))),
+        members=[member] if member else [],
+        chosen=code,
+    )
+    return context
+
+
+def _nearest(search: SlotSearchForm, consultation, start: dt.datetime, provider_id) -> list[dict]:
+    room = search.room
+    names = {p.pk: p.display_name for p in search.fields["provider"].queryset}
+    return [
+        {
+            "value": f"{t}:{pid or 0}",
+            "at": dt.datetime.fromtimestamp(t, room.zone),
+            "provider": names.get(pid, "a provider to be decided"),
+        }
+        for t, pid in selectors.nearest_free_slots(
+            room=room, slot_length=consultation.duration, around=start, provider_id=provider_id
+        )
+    ]
 
 
 @require_POST
@@ -190,12 +281,12 @@ def book(request):
     search = _search(request, request.POST)
     form = BookForm(request.POST)
     if not (search.is_valid() and form.is_valid()):
-        context = _workspace(
-            request, search, notice=_first_error(form) or _first_error(search), level="danger"
-        )
+        context = _workspace(request, search, notice=_first_error(search), level="danger")
+        context = _kept_booking(request, search, form, context)
         return _render(request, BOOKING, context, zone=search.room.zone, partial="workspace")
     consultation, room = search.cleaned_data["consultation"], search.cleaned_data["room"]
     start = dt.datetime.fromtimestamp(form.cleaned_data["start"], dt.UTC)
+    provider_id = form.cleaned_data["book_provider"] or None
     try:
         visit = services.appointment_book(
             account=request.user.account,
@@ -203,16 +294,24 @@ def book(request):
             room_code=room.code,
             start=start,
             end=start + dt.timedelta(seconds=consultation.duration),
-            provider_id=form.cleaned_data["book_provider"] or None,
+            provider_id=provider_id,
             member_code=form.cleaned_data["member"],
             consultation_id=consultation.pk,
-        )
-    except Conflict as exc:
-        context = _workspace(
-            request, search, notice=f"{exc.message} Pick another slot: these are free now.", level="warning"
+            reason=form.cleaned_data["reason"],
         )
     except ServiceError as exc:
-        context = _workspace(request, search, notice=exc.message, level="danger")
+        context = _kept_booking(request, search, form, _workspace(request, search))
+        errors = exc.errors or {}
+        if isinstance(exc, Conflict) and "start" in errors:
+            context.update(
+                taken="That time has passed." if start <= timezone.now() else "Just booked by someone else.",
+                refusal=exc.message,
+                nearest=_nearest(search, consultation, start, provider_id),
+            )
+        elif "member_id" in errors:
+            form.add_error("member", "That patient was not found: search again.")
+        else:
+            context.update(notice=exc.message, level="danger")
     else:
         audit.audit_record(request, audit.Action.CREATE, visit, detail="appointment booked")
         context = _workspace(request, search, booked=visit)
@@ -520,6 +619,30 @@ def calendar_move(request, visit_id):
 # --- working hours (clinic admins) -----------------------------------------------------------------------
 
 
+def _field_error(form, exc: ServiceError) -> None:
+    """A service's refusal, beside the field it names (in words), or above the form."""
+    field = next((f for f in (exc.errors or {}) if f in form.fields), None)
+    form.add_error(field, exc.message)
+
+
+def _entry_to_remove(request, *, account, provider, action: str) -> dict | None:
+    """What a Remove button names, for the question asked before it is removed."""
+    entry_id = request.POST.get("id", "")
+    entries = (
+        selectors.provider_hours(account=account, provider=provider)
+        if action == "delete_hours"
+        else selectors.provider_exceptions(account=account, provider=provider, since=dt.date.min)
+    )
+    entry = entries.filter(pk=entry_id).first() if entry_id.isdigit() else None
+    if entry is None:
+        return None
+    if action == "delete_hours":
+        what = f"{entry.get_weekday_display()} {window_label(entry)} in {entry.room.name}"
+    else:
+        what = f"{entry.get_kind_display().lower()} from {entry.start_date:%Y-%m-%d}, {window_label(entry)}"
+    return {"action": action, "id": entry.pk, "what": what}
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("clinic.change_room", raise_exception=True)
@@ -533,13 +656,15 @@ def hours(request):
     rooms = provider.rooms.all()
     hours_form = WorkingHoursForm(rooms=rooms, prefix="hours")
     exception_form = ScheduleExceptionForm(rooms=rooms, prefix="exception")
+    confirm_remove = None
+    back = f"{request.path}?provider={provider.pk}"
     if request.method == "POST":
         action = request.POST.get("action")
-        try:
-            if action == "add_hours":
-                hours_form = WorkingHoursForm(request.POST, rooms=rooms, prefix="hours")
-                if hours_form.is_valid():
-                    data = hours_form.cleaned_data
+        if action == "add_hours":
+            hours_form = WorkingHoursForm(request.POST, rooms=rooms, prefix="hours")
+            if hours_form.is_valid():
+                data = hours_form.cleaned_data
+                try:
                     services.working_hours_add(
                         account=account,
                         actor=request.user,
@@ -549,12 +674,16 @@ def hours(request):
                         start_time=data["start_time"],
                         end_time=data["end_time"],
                     )
+                except ServiceError as exc:
+                    _field_error(hours_form, exc)
+                else:
                     messages.success(request, "Working hours added.")
-                    return redirect(f"{request.path}?provider={provider.pk}")
-            elif action == "add_exception":
-                exception_form = ScheduleExceptionForm(request.POST, rooms=rooms, prefix="exception")
-                if exception_form.is_valid():
-                    data = exception_form.cleaned_data
+                    return redirect(back)
+        elif action == "add_exception":
+            exception_form = ScheduleExceptionForm(request.POST, rooms=rooms, prefix="exception")
+            if exception_form.is_valid():
+                data = exception_form.cleaned_data
+                try:
                     services.schedule_exception_add(
                         account=account,
                         actor=request.user,
@@ -565,19 +694,30 @@ def hours(request):
                             for k in ("kind", "start_date", "end_date", "start_time", "end_time", "note")
                         },
                     )
+                except ServiceError as exc:
+                    _field_error(exception_form, exc)
+                else:
                     messages.success(request, "Exception added.")
-                    return redirect(f"{request.path}?provider={provider.pk}")
-            elif action in ("delete_hours", "delete_exception"):
-                services.schedule_entry_delete(
-                    account=account,
-                    actor=request.user,
-                    kind="hours" if action == "delete_hours" else "exception",
-                    entry_id=request.POST.get("id"),
-                )
-                messages.success(request, "Removed.")
-                return redirect(f"{request.path}?provider={provider.pk}")
-        except ServiceError as exc:
-            messages.error(request, exc.message)
+                    return redirect(back)
+        elif action in ("delete_hours", "delete_exception"):
+            if request.POST.get("confirmed") != "yes":
+                # Removing asks first: the page comes back with the question and the two answers.
+                confirm_remove = _entry_to_remove(request, account=account, provider=provider, action=action)
+                if confirm_remove is None:
+                    messages.error(request, "That entry does not exist (any more).")
+            else:
+                try:
+                    services.schedule_entry_delete(
+                        account=account,
+                        actor=request.user,
+                        kind="hours" if action == "delete_hours" else "exception",
+                        entry_id=request.POST.get("id"),
+                    )
+                except ServiceError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, "Removed.")
+                return redirect(back)
     today = timezone.now().astimezone(zoneinfo.ZoneInfo(provider.time_zone)).date()
     context = {
         "providers": providers,
@@ -589,5 +729,6 @@ def hours(request):
         ],
         "hours_form": hours_form,
         "exception_form": exception_form,
+        "confirm_remove": confirm_remove,
     }
     return render(request, HOURS, context)
