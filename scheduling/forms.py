@@ -171,6 +171,7 @@ class CalendarMoveForm(forms.Form):
     time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     start = forms.IntegerField(required=False)
     provider = forms.IntegerField(required=False)
+    confirmed = forms.BooleanField(required=False)  # the answer to "Move … to …?"
 
     def clean(self):
         data = super().clean()

@@ -768,8 +768,8 @@ def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datet
     cancelled = [v.pk for v in appointments if v.status == VisitStatus.CANCELLED]
     events = (
         VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED)
-        .order_by("at")
-        .values_list("visit_id", "from_status", "reason", "at")
+        .order_by("created", "id")
+        .values_list("visit_id", "from_status", "reason", "created")
     )
     cancellations, undone = {}, set()
     for visit_id, from_status, reason, at in events if cancelled else []:
@@ -831,14 +831,19 @@ def members_matching(*, account: Account, query: str, limit: int = 10) -> QueryS
     equality tests that the indexes on Member serve (see its Meta)."""
     query = query.strip()
     digits = "".join(ch for ch in query if ch.isdigit())
-    terms = Q(code__startswith=query) | Q(code__startswith=query.upper())
-    terms |= Q(first_name__icontains=query) | Q(last_name__icontains=query)
-    parts = query.split()
-    if len(parts) == 2:
-        terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
+    terms = Q(code__startswith=query)
+    if query.upper() != query:
+        terms |= Q(code__startswith=query.upper())  # codes are mostly capitals: "p-10" finds P-1001
     members = Member.objects.for_account(account)
     phone_like = digits and all(ch.isdigit() or ch in " +-()." for ch in query)
-    if phone_like and len(digits) == 3:
+    if not digits:
+        # Names hold no digits: a number or a code is searched by index only (every branch of an OR
+        # must be for the index to serve it).
+        terms |= Q(first_name__icontains=query) | Q(last_name__icontains=query)
+        parts = query.split()
+        if len(parts) == 2:
+            terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
+    elif phone_like and len(digits) == 3:
         terms |= Q(phone__startswith=f"+1{digits}")  # an area code
     elif phone_like and len(digits) >= 4:
         # The last four digits narrow by their index; longer input must end (or start) the number.

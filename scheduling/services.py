@@ -464,8 +464,8 @@ def appointment_cancel_undo(*, account: Account, actor: User, visit_id) -> Visit
     events = visit.events.filter(to_status=VisitStatus.CANCELLED)
     if events.filter(reason=UNDONE).exists():
         raise Conflict("That cancellation was undone already.", errors={"id": ["Undone."]})
-    cancelled = events.exclude(from_status=VisitStatus.CANCELLED).order_by("-at").first()
-    if not cancellation_undoable(cancelled_at=cancelled and cancelled.at):
+    cancelled = events.exclude(from_status=VisitStatus.CANCELLED).order_by("-created").first()
+    if not cancellation_undoable(cancelled_at=cancelled and cancelled.created):
         raise Conflict(
             f"A cancellation can be undone for {UNDO_SECONDS // 60} minutes only: book the patient again.",
             errors={"id": ["Too late."]},

@@ -492,6 +492,7 @@ def _calendar_context(request, data) -> dict:
             status=v.status,
             cancelled_by=v.closed_by.get_full_name() or v.closed_by.username if v.closed_by_id else "",
             cancel_reason=v.cancel_reason,
+            undoable=services.cancellation_undoable(cancelled_at=v.cancelled_at),
         )
         for v in data.appointments
     ]
@@ -552,68 +553,134 @@ def calendar_view(request):
     return _render(request, CALENDAR, context, zone=zone, partial="grid")
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
-@book_required
-def calendar_move(request, visit_id):
-    """GET: the move panel of an appointment (next free slot, or a day and time). POST: move it there, or
-    where it was dropped. The booking service decides; a refusal says why (409 for a plain form post)."""
-    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
-    if request.method == "GET":
-        room = visit.room
-        day = visit.start.astimezone(room.zone).date()
-        query = {"room": room.pk, "day": day.isoformat(), "view": request.GET.get("view", "day")}
-        with timezone.override(room.zone):
-            when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
-        context = {
-            **_calendar_context(request, query),
-            "moving": visit,
-            "moving_day": day,
-            "moving_when": when,
-        }
-        audit.audit_record(request, audit.Action.READ, visit)
-        return _render(request, CALENDAR, context, zone=room.zone, partial="move")
+def _local_when(visit_or_start, zone) -> str:
+    start = visit_or_start if isinstance(visit_or_start, dt.datetime) else visit_or_start.start
+    return start.astimezone(zone).strftime("%a %d %b, %H:%M")
+
+
+def _calendar_answer(request, visit, *, view: str, status: int = 200, **extra):
+    """The grid of the day the appointment is on now, with a message or a question above it."""
     room = visit.room
-    form = CalendarMoveForm(request.POST)
-    message, level, status = "", "success", 200
-    if not form.is_valid():
-        message, level, status = _first_error(form) or "Choose the new time.", "danger", 400
-    else:
-        data = form.cleaned_data
-        provider_id = data["provider"]
-        if data["next_free"]:
-            start = selectors.next_free_start(visit=visit)
-        elif data["start"]:
-            start = data["start"]
-        else:
-            start = int(dt.datetime.combine(data["day"], data["time"], tzinfo=room.zone).timestamp())
-        if start is None:
-            message, level, status = "No free slot in the next two weeks.", "warning", 409
-        else:
-            try:
-                visit = services.appointment_update(
-                    account=request.user.account,
-                    actor=request.user,
-                    visit_id=visit.pk,
-                    start=dt.datetime.fromtimestamp(start, dt.UTC),
-                    provider_id=provider_id if provider_id and provider_id != visit.provider_id else None,
-                )
-            except ServiceError as exc:
-                message, level, status = exc.message, "warning", 409
-            else:
-                audit.audit_record(request, audit.Action.UPDATE, visit, detail="rescheduled on the calendar")
-                with timezone.override(room.zone):
-                    when = timezone.localtime(visit.start).strftime("%a %d %b, %H:%M")
-                who = visit.provider.display_name if visit.provider else "no provider yet"
-                message = f"Moved {visit.member.full_name} to {when} with {who}."
     day = visit.start.astimezone(room.zone).date()
-    query = {"room": room.pk, "day": day.isoformat(), "view": request.POST.get("view", "day")}
-    context = {**_calendar_context(request, query), "message": message, "level": level}
+    query = {"room": room.pk, "day": day.isoformat(), "view": view}
+    context = {**_calendar_context(request, query), **extra}
     # htmx swaps only successful answers: a refusal still answers 200 there, with the reason shown.
     response = _render(request, CALENDAR, context, zone=room.zone, partial="grid")
     if not request.htmx:
         response.status_code = status
     return retarget(response, "#calendar") if request.htmx else response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@book_required
+def calendar_move(request, visit_id):
+    """GET: the move panel of an appointment (next free slot, a day and time, or cancel it). POST: where
+    it goes (the next free slot, a time, or where it was dropped) is asked first; the answer `confirmed`
+    moves it. The booking service decides; a refusal says why (409 for a plain form post)."""
+    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    room = visit.room
+    view = request.GET.get("view") or request.POST.get("view") or "day"
+    if request.method == "GET":
+        day = visit.start.astimezone(room.zone).date()
+        query = {"room": room.pk, "day": day.isoformat(), "view": view}
+        context = {
+            **_calendar_context(request, query),
+            "moving": visit,
+            "moving_day": day,
+            "moving_when": _local_when(visit, room.zone),
+        }
+        audit.audit_record(request, audit.Action.READ, visit)
+        return _render(request, CALENDAR, context, zone=room.zone, partial="move")
+    form = CalendarMoveForm(request.POST)
+    if not form.is_valid():
+        message = _first_error(form) or "Choose the new time."
+        return _calendar_answer(request, visit, view=view, status=400, message=message, level="danger")
+    data = form.cleaned_data
+    if data["next_free"]:
+        start = selectors.next_free_start(visit=visit)
+    elif data["start"]:
+        start = data["start"]
+    else:
+        start = int(dt.datetime.combine(data["day"], data["time"], tzinfo=room.zone).timestamp())
+    if start is None:
+        message = "No free slot in the next two weeks."
+        return _calendar_answer(request, visit, view=view, status=409, message=message, level="warning")
+    provider_id = data["provider"] if data["provider"] and data["provider"] != visit.provider_id else None
+    provider = (
+        Provider.objects.for_account(request.user.account).in_room(room).select_related("user")
+        .filter(pk=provider_id).first() if provider_id else visit.provider
+    )  # fmt: skip
+    who = provider.display_name if provider else "no provider yet"
+    new_start = dt.datetime.fromtimestamp(start, dt.UTC)
+    if not data["confirmed"]:
+        audit.audit_record(request, audit.Action.READ, visit)
+        question = {
+            "visit": visit,
+            "start": start,
+            "provider": provider_id or "",
+            "from": f"{_local_when(visit, room.zone)} with "
+            + (visit.provider.display_name if visit.provider else "no provider yet"),
+            "to": f"{_local_when(new_start, room.zone)} with {who}",
+        }
+        return _calendar_answer(request, visit, view=view, confirm_move=question)
+    try:
+        visit = services.appointment_update(
+            account=request.user.account,
+            actor=request.user,
+            visit_id=visit.pk,
+            start=new_start,
+            provider_id=provider_id,
+        )
+    except ServiceError as exc:
+        return _calendar_answer(request, visit, view=view, status=409, message=exc.message, level="warning")
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="rescheduled on the calendar")
+    message = f"Moved {visit.member.full_name} to {_local_when(visit, room.zone)} with {who}."
+    return _calendar_answer(request, visit, view=view, message=message, level="success")
+
+
+@require_POST
+@login_required
+@book_required
+def calendar_cancel(request, visit_id):
+    """Cancel from the calendar: the block stays, struck through, with Undo for a few minutes."""
+    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    view = request.POST.get("view") or "day"
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        message = form.errors["reason"][0]
+        return _calendar_answer(request, visit, view=view, status=400, message=message, level="danger")
+    try:
+        visit = services.appointment_cancel(
+            account=request.user.account,
+            actor=request.user,
+            visit_id=visit.pk,
+            reason=form.cleaned_data["reason"],
+        )
+    except ServiceError as exc:
+        return _calendar_answer(request, visit, view=view, status=409, message=exc.message, level="warning")
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="appointment cancelled")
+    minutes = services.UNDO_SECONDS // 60
+    message = f"Cancelled the appointment of {visit.member.full_name}. Undo is offered for {minutes} minutes."
+    return _calendar_answer(request, visit, view=view, message=message, level="success", undo_visit=visit)
+
+
+@require_POST
+@login_required
+@book_required
+def calendar_undo(request, visit_id):
+    """Undo a cancellation: book the same appointment again, if its time is still free."""
+    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    view = request.POST.get("view") or "day"
+    try:
+        booked = services.appointment_cancel_undo(
+            account=request.user.account, actor=request.user, visit_id=visit.pk
+        )
+    except ServiceError as exc:
+        return _calendar_answer(request, visit, view=view, status=409, message=exc.message, level="warning")
+    audit.audit_record(request, audit.Action.CREATE, booked, detail="cancellation undone")
+    message = f"Booked {booked.member.full_name} again: {_local_when(booked, booked.room.zone)}."
+    return _calendar_answer(request, booked, view=view, message=message, level="success")
 
 
 # --- working hours (clinic admins) -----------------------------------------------------------------------
