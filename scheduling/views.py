@@ -442,14 +442,11 @@ def reschedule(request, visit_id):
     return _schedule_after(request, visit, message=f"Moved {visit.member} to {when}.")
 
 
-@require_POST
-@login_required
-@book_required
-def cancel(request, visit_id):
-    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+def _cancel(request, visit) -> tuple:
+    """Cancel with the reason posted: the visit and '' once cancelled (and audited), or why not."""
     form = CancelForm(request.POST)
     if not form.is_valid():
-        return _schedule_after(request, visit, message=form.errors["reason"][0], level="danger")
+        return visit, form.errors["reason"][0]
     try:
         visit = services.appointment_cancel(
             account=request.user.account,
@@ -458,8 +455,19 @@ def cancel(request, visit_id):
             reason=form.cleaned_data["reason"],
         )
     except ServiceError as exc:
-        return _schedule_after(request, visit, message=exc.message, level="danger")
+        return visit, exc.message
     audit.audit_record(request, audit.Action.UPDATE, visit, detail="appointment cancelled")
+    return visit, ""
+
+
+@require_POST
+@login_required
+@book_required
+def cancel(request, visit_id):
+    visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+    visit, refused = _cancel(request, visit)
+    if refused:
+        return _schedule_after(request, visit, message=refused, level="danger")
     return _schedule_after(request, visit, message=f"Cancelled the appointment of {visit.member}.")
 
 
@@ -646,20 +654,9 @@ def calendar_cancel(request, visit_id):
     """Cancel from the calendar: the block stays, struck through, with Undo for a few minutes."""
     visit = visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
     view = request.POST.get("view") or "day"
-    form = CancelForm(request.POST)
-    if not form.is_valid():
-        message = form.errors["reason"][0]
-        return _calendar_answer(request, visit, view=view, status=400, message=message, level="danger")
-    try:
-        visit = services.appointment_cancel(
-            account=request.user.account,
-            actor=request.user,
-            visit_id=visit.pk,
-            reason=form.cleaned_data["reason"],
-        )
-    except ServiceError as exc:
-        return _calendar_answer(request, visit, view=view, status=409, message=exc.message, level="warning")
-    audit.audit_record(request, audit.Action.UPDATE, visit, detail="appointment cancelled")
+    visit, refused = _cancel(request, visit)
+    if refused:
+        return _calendar_answer(request, visit, view=view, status=409, message=refused, level="warning")
     minutes = services.UNDO_SECONDS // 60
     message = f"Cancelled the appointment of {visit.member.full_name}. Undo is offered for {minutes} minutes."
     return _calendar_answer(request, visit, view=view, message=message, level="success", undo_visit=visit)

@@ -22,12 +22,7 @@ def next_weekday() -> dt.date:
     return day
 
 
-def test_front_desk_books_reschedules_and_cancels(staff_page):
-    seed_demo_clinic()
-    day = next_weekday()
-    page = staff_page(User.objects.get(account__code="demo", username="frontdesk"), DEMO_PASSWORD)
-    expect(page.get_by_role("heading", name="Book an appointment")).to_be_visible()
-
+def pick_ten_with_lee(page, day: dt.date) -> None:
     # Each change reloads the slots (and the form) over htmx: wait for one before making the next.
     with page.expect_response(lambda r: "/scheduling/?" in r.url):
         page.select_option("select[name=provider]", label="Dr. Lee")
@@ -37,10 +32,18 @@ def test_front_desk_books_reschedules_and_cancels(staff_page):
     expect(page.get_by_role("heading", name=day.strftime("%A %-d %B %Y"))).to_be_visible()
     expect(page.locator("#workspace")).to_contain_text("America/Los_Angeles")
     wait_for_htmx(page)
-
     page.locator("#slots button", has_text="10:00").click()
     expect(page.locator("#book-card")).to_contain_text("10:00")
     wait_for_htmx(page)
+
+
+def test_front_desk_books_reschedules_and_cancels(staff_page):
+    seed_demo_clinic()
+    day = next_weekday()
+    page = staff_page(User.objects.get(account__code="demo", username="frontdesk"), DEMO_PASSWORD)
+    expect(page.get_by_role("heading", name="Book an appointment")).to_be_visible()
+
+    pick_ten_with_lee(page, day)
     page.fill("#patient-q", "Jones")
     expect(page.get_by_label("Pat Jones · P-1001", exact=False)).to_be_checked()
     wait_for_htmx(page)
@@ -83,15 +86,7 @@ def test_a_slot_taken_meanwhile_offers_the_nearest_and_a_new_patient_is_checked_
     lee = Provider.objects.get(user__username="dr.lee")
     page = staff_page(desk, DEMO_PASSWORD)
     page.set_viewport_size({"width": width, "height": 900})
-    with page.expect_response(lambda r: "/scheduling/?" in r.url):
-        page.select_option("select[name=provider]", label="Dr. Lee")
-    with page.expect_response(lambda r: "/scheduling/?" in r.url):
-        page.fill("input[name=day]", day.isoformat())
-        page.locator("input[name=day]").dispatch_event("change")
-    wait_for_htmx(page)
-    page.locator("#slots button", has_text="10:00").click()
-    expect(page.locator("#book-card")).to_contain_text("10:00")
-    wait_for_htmx(page)
+    pick_ten_with_lee(page, day)
 
     # A new patient, typed in the search first: the name is carried over and the code proposed.
     page.fill("#patient-q", "Pat Jones")
