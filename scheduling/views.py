@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import retarget
 
 from clinic import audit
+from clinic import selectors as clinic_selectors
 from clinic import services as clinic_services
-from clinic.errors import Conflict, ServiceError
-from clinic.models import Member, Provider, Room
+from clinic.errors import Conflict, NotFound, ServiceError
+from clinic.models import Provider, Room
 from scheduling import calendar, selectors, services
 from scheduling.forms import (
     BookForm,
@@ -245,7 +246,10 @@ def _kept_booking(request, search: SlotSearchForm, form: BookForm, context: dict
         return context
     providers = search.fields["provider"].queryset
     code = form.data.get("member", "")
-    member = Member.objects.for_account(request.user.account).filter(code=code).first() if code else None
+    try:
+        member = clinic_selectors.member_by_code(account=request.user.account, code=code) if code else None
+    except NotFound:
+        member = None  # said beside the field
     if member is not None:
         audit.audit_record(request, audit.Action.READ, member, detail="kept on the booking form")
     context.update(
