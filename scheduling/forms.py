@@ -143,6 +143,7 @@ class BookForm(forms.Form):
 
 class RescheduleForm(forms.Form):
     start = forms.IntegerField()
+    confirmed = forms.BooleanField(required=False)  # the answer to "Move … to …?"
 
 
 class CancelForm(forms.Form):

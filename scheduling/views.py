@@ -431,6 +431,14 @@ def reschedule(request, visit_id):
     if not form.is_valid():
         raise PermissionDenied  # only our own buttons post here
     start = dt.datetime.fromtimestamp(form.cleaned_data["start"], dt.UTC)
+    if not form.cleaned_data["confirmed"]:
+        # A reschedule is asked before it is saved: the panel comes back with the question.
+        day = start.astimezone(visit.room.zone).date()
+        asked = {"confirm_start": form.cleaned_data["start"], "confirm_at": start}
+        context = _reschedule_context(request, visit, day, **asked)
+        audit.audit_record(request, audit.Action.READ, visit)
+        response = _render(request, DAY, context, zone=visit.room.zone, partial="reschedule")
+        return retarget(response, f"#reschedule-{visit.pk}") if request.htmx else response
     try:
         visit = services.appointment_update(
             account=request.user.account, actor=request.user, visit_id=visit.pk, start=start

@@ -160,9 +160,18 @@ def test_day_view_reschedule_and_cancel(
     ).content.decode()
     assert ">09:45<" in panel and ">10:00<" not in panel
 
-    moved = desk.post(
+    asked = desk.post(
         f"/scheduling/appointments/{visit.pk}/reschedule/",
         {"start": ts(la(2027, 3, 8, 11))},
+        HTTP_HX_REQUEST="true",
+    )
+    assert asked["HX-Retarget"] == f"#reschedule-{visit.pk}"
+    assert "Move Pat Jones from Mon 8 Mar, 10:00 to Mon 8 Mar, 11:00?" in asked.content.decode()
+    visit.refresh_from_db()
+    assert visit.start == la(2027, 3, 8, 10)  # not before the answer
+    moved = desk.post(
+        f"/scheduling/appointments/{visit.pk}/reschedule/",
+        {"start": ts(la(2027, 3, 8, 11)), "confirmed": "on"},
         HTTP_HX_REQUEST="true",
     )
     assert moved["HX-Retarget"] == "#schedule"
@@ -181,7 +190,7 @@ def test_day_view_reschedule_and_cancel(
     )
     clash = desk.post(
         f"/scheduling/appointments/{visit.pk}/reschedule/",
-        {"start": ts(la(2027, 3, 8, 12))},
+        {"start": ts(la(2027, 3, 8, 12)), "confirmed": "on"},
         HTTP_HX_REQUEST="true",
     )
     assert clash["HX-Retarget"] == f"#reschedule-{visit.pk}"
