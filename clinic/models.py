@@ -5,7 +5,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Right
 from django.utils import timezone
 
 US_STATE_CODES = (
@@ -39,6 +40,12 @@ def validate_video_link_template(value: str) -> None:
         raise ValidationError("Only {meeting_id} and {role} may stand in braces.") from exc
 
 
+PATIENT_CODE_PATTERN = RegexValidator(
+    r"^[^{}]{0,60}\{seq(:0[1-9]d)?\}[^{}]{0,60}$",
+    "Write the code around one {seq} (the next number), e.g. P-{seq:05d} for P-00001.",
+)
+
+
 class Account(models.Model):
     """A clinic: the tenant. Every other row belongs to exactly one account."""
 
@@ -53,6 +60,10 @@ class Account(models.Model):
         blank=True,
         validators=[validate_video_link_template],
         help_text=VIDEO_LINK_HELP,
+    )
+    # The code the front desk's new-patient form proposes (scheduling.selectors.next_patient_code).
+    patient_code_pattern = models.CharField(
+        max_length=128, default="P-{seq:05d}", validators=[PATIENT_CODE_PATTERN]
     )
 
     def __str__(self) -> str:
@@ -337,9 +348,21 @@ class Member(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "code"], name="member_code_unique_per_account")
         ]
+        # Pattern operator classes, so that the front desk's prefix searches (a code's start, an area
+        # code) use them whatever the collation; the last four digits of a phone have their own.
         indexes = [
             models.Index(fields=["account", "last_name", "first_name"]),
-            models.Index(fields=["account", "phone"]),
+            models.Index(
+                fields=["account", "phone"],
+                name="member_phone_prefix_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["account", "code"],
+                name="member_code_prefix_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(F("account"), Right("phone", 4), name="member_phone_last4_idx"),
         ]
         ordering = ["last_name", "first_name"]
 

@@ -3,6 +3,7 @@
 import bisect
 import datetime as dt
 import hashlib
+import re
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -11,10 +12,11 @@ from operator import itemgetter
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Length, Right
 from django.utils import timezone
 
 from clinic.errors import InvalidInput, NotFound
-from clinic.models import Account, Consultation, Member, Provider, Room
+from clinic.models import Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import room_get
 from scheduling import intervals
 from scheduling.models import ScheduleException, WorkingHours
@@ -764,14 +766,47 @@ def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datet
         .order_by("start", "id")
     )
     cancelled = [v.pk for v in appointments if v.status == VisitStatus.CANCELLED]
-    reasons = dict(
-        VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED).values_list(
-            "visit_id", "reason"
-        )
-    ) if cancelled else {}  # fmt: skip
+    events = (
+        VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED)
+        .order_by("created", "id")
+        .values_list("visit_id", "from_status", "reason", "created")
+    )
+    cancellations, undone = {}, set()
+    for visit_id, from_status, reason, at in events if cancelled else []:
+        if from_status == VisitStatus.CANCELLED:
+            undone.add(visit_id)  # booked again: the new appointment is shown in its place
+        else:
+            cancellations[visit_id] = (reason, at)
+    appointments = [v for v in appointments if v.pk not in undone]
     for visit in appointments:
-        visit.cancel_reason = reasons.get(visit.pk, "")
+        visit.cancel_reason, visit.cancelled_at = cancellations.get(visit.pk, ("", None))
     return CalendarData(providers, working, dict(free), appointments, slot_length)
+
+
+def nearest_free_slots(
+    *, room: Room, slot_length: int, around: dt.datetime, provider_id=None, count: int = 3
+) -> list[tuple[int, int | None]]:
+    """The free slots nearest to `around` (within a day before and two after), as (start, provider id):
+    up to `count` with `provider_id` first, then up to `count` with the others. Without a provider, the
+    nearest times for a provider to be decided (None)."""
+    slots = available_slots(
+        room=room,
+        slot_length=slot_length,
+        start=around - dt.timedelta(days=1),
+        end=around + dt.timedelta(days=2),
+    )
+    wanted = _ts(around)
+    by_distance = sorted(slots, key=lambda slot: (abs(slot.start - wanted), slot.start))
+    if not provider_id:
+        return [(slot.start, None) for slot in by_distance[:count]]
+    provider_id = int(provider_id)
+    same = [(slot.start, provider_id) for slot in by_distance if provider_id in slot.provider_ids]
+    others = [
+        (slot.start, next(pid for pid in slot.provider_ids if pid != provider_id))
+        for slot in by_distance
+        if any(pid != provider_id for pid in slot.provider_ids)
+    ]
+    return same[:count] + others[:count]
 
 
 def next_free_start(*, visit: Visit, within_days: int = 14) -> int | None:
@@ -791,16 +826,77 @@ def next_free_start(*, visit: Visit, within_days: int = 14) -> int | None:
 
 
 def members_matching(*, account: Account, query: str, limit: int = 10) -> QuerySet[Member]:
-    """Patients by name, code or phone (four or more digits match inside the stored E.164 number)."""
+    """Patients by name, by the start of their code, or by part of their phone (stored E.164): its last
+    four digits, its area code, the local number or the whole. Code and phone terms are prefix or
+    equality tests that the indexes on Member serve (see its Meta)."""
     query = query.strip()
     digits = "".join(ch for ch in query if ch.isdigit())
-    terms = Q(code__iexact=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
-    parts = query.split()
-    if len(parts) == 2:
-        terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
-    if len(digits) >= 4:
-        terms |= Q(phone__contains=digits)
-    return Member.objects.for_account(account).filter(terms).order_by("last_name", "first_name")[:limit]
+    terms = Q(code__startswith=query)
+    if query.upper() != query:
+        terms |= Q(code__startswith=query.upper())  # codes are mostly capitals: "p-10" finds P-1001
+    members = Member.objects.for_account(account)
+    phone_like = digits and all(ch.isdigit() or ch in " +-()." for ch in query)
+    if not digits:
+        # Names hold no digits: a number or a code is searched by index only (every branch of an OR
+        # must be for the index to serve it).
+        terms |= Q(first_name__icontains=query) | Q(last_name__icontains=query)
+        parts = query.split()
+        if len(parts) == 2:
+            terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
+    elif phone_like and len(digits) == 3:
+        terms |= Q(phone__startswith=f"+1{digits}")  # an area code
+    elif phone_like and len(digits) >= 4:
+        # The last four digits narrow by their index; longer input must end (or start) the number.
+        members = members.annotate(phone_last4=Right("phone", 4))
+        terms |= Q(phone_last4=digits[-4:], phone__endswith=digits)
+        terms |= Q(phone__startswith=f"+1{digits}") | Q(phone__startswith=f"+{digits}")
+    return members.filter(terms).order_by("last_name", "first_name", "pk")[:limit]
+
+
+def _code_parts(pattern: str) -> tuple[str, int, str]:
+    """'P-{seq:05d}' -> ('P-', 5, ''): the text before the number, its width (0: any), the text after."""
+    before, rest = pattern.split("{seq", 1)
+    spec, after = rest.split("}", 1)
+    width = int(spec[2:-1]) if spec.startswith(":0") else 0
+    return before, width, after
+
+
+def next_patient_code(*, account: Account) -> str:
+    """The next code of the clinic's pattern (`Account.patient_code_pattern`): one more than the highest
+    code of that form, skipping codes another person of the clinic holds. A proposal: the booking form
+    lets the desk change it, and creating the patient refuses a code taken meanwhile."""
+    before, width, after = _code_parts(account.patient_code_pattern)
+    shaped = rf"^{re.escape(before)}[0-9]+{re.escape(after)}$"
+    highest = (
+        Member.objects.for_account(account)
+        .filter(code__startswith=before, code__regex=shaped)
+        .order_by(Length("code").desc(), "-code")
+        .values_list("code", flat=True)
+        .first()
+    )
+    number = int(highest[len(before) : len(highest) - len(after)]) + 1 if highest else 1
+    while True:
+        code = f"{before}{number:0{width}d}{after}"
+        taken = (
+            Member.objects.for_account(account).filter(code=code).exists()
+            or User.objects.filter(account=account, external_code=code).exists()
+        )
+        if not taken:
+            return code
+        number += 1
+
+
+def possible_duplicates(
+    *, account: Account, first_name: str, last_name: str, dob: dt.date | None, phone: str
+) -> QuerySet[Member]:
+    """Patients who may be the one about to be created: the same name and date of birth, or the same
+    (normalised) phone."""
+    same = Q(pk__in=[])
+    if dob:
+        same |= Q(first_name__iexact=first_name.strip(), last_name__iexact=last_name.strip(), dob=dob)
+    if phone:
+        same |= Q(phone=phone)
+    return Member.objects.for_account(account).filter(same).order_by("last_name", "first_name", "pk")[:5]
 
 
 def person_ids_of_providers(provider_ids: set[int]) -> dict[int, int]:

@@ -4,6 +4,7 @@ visits (migration scheduling 0002, PostgreSQL) makes a double booking impossible
 
 import datetime as dt
 import random
+import zoneinfo
 from collections.abc import Iterable
 
 from django.db import IntegrityError, connection, transaction
@@ -167,8 +168,10 @@ def appointment_book(
     member_code: str | None = None,
     consultation_id=None,
     visit_group_id=None,
+    reason: str = "",
 ) -> Visit:
-    """Book a one-to-one appointment (with a provider, or TBD without), or a seat in a group visit."""
+    """Book a one-to-one appointment (with a provider, or TBD without), or a seat in a group visit.
+    `reason` is the reason for the visit, for the intake created here (a given intake has its own)."""
     room = room_get(account=account, code=room_code)
     _room_books(room)
     if end <= start:
@@ -188,6 +191,7 @@ def appointment_book(
                 "member_id": member.code,
                 "type": VisitType.SCHEDULED,
                 "consultation_id": consultation_id,
+                "reason_for_visit": reason.strip(),
             },
             custom={},
             reset=True,
@@ -436,6 +440,61 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
     return visit_refetch(visit.pk)
 
 
+UNDO_SECONDS = 5 * 60
+UNDONE = "cancellation undone"
+
+
+def cancellation_undoable(*, cancelled_at: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    """A cancellation may be undone for UNDO_SECONDS (the slot must still be free: the booking decides)."""
+    return cancelled_at is not None and (now or timezone.now()) - cancelled_at < dt.timedelta(
+        seconds=UNDO_SECONDS
+    )
+
+
+@transaction.atomic
+def appointment_cancel_undo(*, account: Account, actor: User, visit_id) -> Visit:
+    """Book a just-cancelled appointment again: the same patient, provider, time and intake, through
+    `appointment_book` (so a slot taken meanwhile is refused as any booking is). The cancelled visit stays
+    in the history, marked undone; the new one is returned."""
+    if not may_book(actor):
+        raise NotAllowed("Only the front desk and clinic admins undo a cancellation.")
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if visit.type != VisitType.SCHEDULED or visit.status != VisitStatus.CANCELLED:
+        raise Conflict("Only a cancelled appointment can be booked again.", errors={"id": ["Not cancelled."]})
+    events = visit.events.filter(to_status=VisitStatus.CANCELLED)
+    if events.filter(reason=UNDONE).exists():
+        raise Conflict("That cancellation was undone already.", errors={"id": ["Undone."]})
+    cancelled = events.exclude(from_status=VisitStatus.CANCELLED).order_by("-created").first()
+    if not cancellation_undoable(cancelled_at=cancelled and cancelled.created):
+        raise Conflict(
+            f"A cancellation can be undone for {UNDO_SECONDS // 60} minutes only: book the patient again.",
+            errors={"id": ["Too late."]},
+        )
+    try:
+        booked = appointment_book(
+            account=account,
+            actor=actor,
+            room_code=visit.room.code,
+            start=visit.start,
+            end=visit.end,
+            intake_id=visit.intake_id,
+            provider_id=visit.provider_id,
+            member_code=visit.member.code,
+            consultation_id=visit.consultation_id,
+        )
+    except Conflict as exc:
+        raise _slot_taken("The time was booked meanwhile: the appointment cannot be restored.") from exc
+    event_record(
+        visit_id=visit.pk,
+        from_status=VisitStatus.CANCELLED,
+        to_status=VisitStatus.CANCELLED,
+        actor=actor,
+        reason=UNDONE,
+        at=timezone.now(),
+    )
+    return booked
+
+
 # --- working hours (the clinic admin's page) -------------------------------------------------------------
 
 
@@ -500,6 +559,8 @@ def schedule_exception_add(
     _may_edit_hours(actor)
     provider, room = _hours_target(account=account, provider_id=provider_id, room_id=room_id)
     end_date = end_date or start_date
+    if start_date < timezone.now().astimezone(zoneinfo.ZoneInfo(provider.time_zone)).date():
+        raise InvalidInput.field("start_date", "That day is in the past: an exception starts today or later.")
     if end_date < start_date:
         raise InvalidInput.field("end_date", "The end date is before the start date.")
     if kind == ScheduleException.Kind.EXTRA and room is None:

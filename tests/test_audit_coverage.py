@@ -65,7 +65,7 @@ NO_PATIENT_DATA = {
     "visits:admin-summary-request": "starts a PDF render; answers a button or a link",
     "visits:admin-summary-status": "a button or a link to the PDF, whose download is recorded",
     "scheduling:booking": "free slots and providers",
-    "scheduling:pick": "one free slot, its providers and an empty patient form",
+    "scheduling:pick": "one free slot and its providers",
     "scheduling:hours": "providers' working hours",
     "api-schema": "the OpenAPI schema",
     "api-docs": "the API's documentation",
@@ -316,6 +316,14 @@ PAT, SAM = "P-1001", "P-1002"
 MONDAY = "2027-03-08"
 
 
+def _cancelled_url(w, action: str) -> str:
+    """The URL of `action` on Pat's appointment, cancelled just now."""
+    scheduling_services.appointment_cancel(
+        account=w.account, actor=w.desk, visit_id=w.appointment.pk, reason="Phoned"
+    )
+    return f"/scheduling/calendar/{w.appointment.pk}/{action}/"
+
+
 def _booking(w):
     return {
         "room": w.room.pk,
@@ -473,7 +481,25 @@ PATIENT_DATA = {
             [PAT],
             {"next_free": "on"},
         ),
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/calendar/{w.appointment.pk}/move/",
+            [PAT],
+            {"start": ts(la(2027, 3, 8, 11)), "confirmed": "on"},
+        ),
     ],
+    "scheduling:calendar-cancel": [
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/calendar/{w.appointment.pk}/cancel/",
+            [PAT],
+            {"reason": "Phoned"},
+            htmx=True,
+        )
+    ],
+    "scheduling:calendar-undo": [page("desk", "post", lambda w: _cancelled_url(w, "undo"), [PAT], htmx=True)],
     "visits:board-priority": [
         page("desk", "post", lambda w: f"/board/visits/{w.queued.pk}/priority/", [SAM], {"priority": "1"})
     ],
