@@ -35,7 +35,9 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
     groups = ensure_role_groups()
     name = "Demo Clinic" if account_code == "demo" else f"Demo Clinic ({account_code})"
     account, _ = Account.objects.get_or_create(
-        code=account_code, defaults={"name": name, "time_zone": "America/Los_Angeles"}
+        code=account_code,
+        # Its patients are P-1001, P-1002, ...: the front desk's next code follows on.
+        defaults={"name": name, "time_zone": "America/Los_Angeles", "patient_code_pattern": "P-{seq:04d}"},
     )
     room, _ = Room.objects.get_or_create(
         account=account,
