@@ -67,6 +67,8 @@ NO_PATIENT_DATA = {
     "scheduling:booking": "free slots and providers",
     "scheduling:pick": "one free slot, its providers and an empty patient form",
     "scheduling:hours": "providers' working hours",
+    "scheduling:feeds": "the provider's own calendar feed URL",
+    "scheduling:feed": "a provider's visits as kind, length and room: no patient data (tested)",
     "api-schema": "the OpenAPI schema",
     "api-docs": "the API's documentation",
     "api-redoc": "the API's documentation",
