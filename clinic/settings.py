@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "push",
     "webhooks",
     "messaging",
+    "waitlist",
 ]
 
 MIDDLEWARE = [
@@ -332,6 +333,7 @@ CELERY_TASK_ROUTES = {
     "messaging.tasks.deliver": {"queue": "messages"},
     "messaging.tasks.sweep": {"queue": "periodic"},
     "messaging.tasks.links_cleanup": {"queue": "periodic"},
+    "waitlist.tasks.offers_sweep": {"queue": "periodic"},
 }
 # Every task is idempotent: acknowledged once done, and run again when its worker dies mid-task.
 CELERY_TASK_ACKS_LATE = True
@@ -503,3 +505,11 @@ LOGGING = {
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Waitlist ---------------------------------------------------------------------------------------
+# A freed slot is kept this long for the patients offered it, then rolls to the next ones.
+WAITLIST_HOLD_MINUTES = env.int("WAITLIST_HOLD_MINUTES", default=15)
+# How many of the best-ranked patients are offered one slot at once (the first to accept books it).
+WAITLIST_OFFER_BATCH = env.int("WAITLIST_OFFER_BATCH", default=2)
+# The eta task rolls a hold when it ends; the sweep catches any whose task was lost.
+CELERY_BEAT_SCHEDULE["waitlist-offers-sweep"] = {"task": "waitlist.tasks.offers_sweep", "schedule": 60.0}
