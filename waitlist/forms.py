@@ -17,7 +17,7 @@ class _ProviderChoice(forms.ModelChoiceField):
 
 class _ConsultationChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Consultation) -> str:
-        return f"{obj.description} ({obj.duration // 60} min)"
+        return obj.description
 
 
 def _bits(values) -> int:
