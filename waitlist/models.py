@@ -106,6 +106,10 @@ class Offer(models.Model):
                 fields=["hold"], condition=Q(status="accepted"), name="offer_one_accepted"
             ),
             models.UniqueConstraint(fields=["entry", "hold"], name="offer_once_per_slot"),
+            # A patient decides on one slot at a time (two runs offering two slots never both ask them).
+            models.UniqueConstraint(
+                fields=["entry"], condition=Q(status="pending"), name="offer_one_pending_per_patient"
+            ),
         ]
         indexes = [models.Index(fields=["status", "expires"])]
 

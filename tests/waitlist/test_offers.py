@@ -191,3 +191,52 @@ def test_a_patient_waits_once_per_room_and_a_past_range_is_refused(account, room
         old = patient(account, "Old", "Range")
         past = TEN.date() - dt.timedelta(days=9)
         wait(account, room, consultation, front_desk, old, earliest=past, latest=past + dt.timedelta(days=7))
+
+
+def test_a_patient_cancelling_through_the_api_frees_the_slot_for_the_waitlist(
+    account, room, provider, member, member_api, waiting, front_desk, django_capture_on_commit_callbacks
+):
+    visit = scheduling_services.appointment_book(
+        account=account, actor=member.user, room_code="main", start=TEN, end=TEN + QUARTER,
+        provider_id=provider.pk,
+    )  # fmt: skip
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_api.post("visits/close", {"id": visit.pk, "reason": "patient_cancel_appointment"})
+    assert response.status_code == 200
+    assert sorted(m.to[0] for m in mail.outbox) == ["ada@example.org", "ben@example.org"]
+    assert SlotHold.objects.active().get().provider_id == provider.pk
+
+
+def test_a_slot_freed_without_a_provider_is_held_with_one_who_is_free(
+    account, room, provider, other_provider, front_desk, waiting, django_capture_on_commit_callbacks
+):
+    from tests.scheduling.factories import work
+
+    work(other_provider, room)
+    somebody = patient(account, "Tbd", "Booked")
+    tbd = scheduling_services.appointment_book(
+        account=account, actor=front_desk, room_code="main", start=TEN, end=TEN + QUARTER,
+        member_code=somebody.code,
+    )  # fmt: skip
+    assert tbd.provider_id is None
+    cancel(account, front_desk, tbd, django_capture_on_commit_callbacks)
+    hold = SlotHold.objects.active().get()
+    assert hold.provider_id == min(provider.pk, other_provider.pk)
+    # The other provider's time stays free for anyone.
+    assert int(TEN.timestamp()) in free_at(room, TEN)
+
+
+def test_a_patient_is_asked_about_one_slot_at_a_time(
+    account, room, provider, front_desk, waiting, django_capture_on_commit_callbacks
+):
+    def offer(start):
+        return services.offers_make(
+            account_id=account.pk, room_id=room.pk, provider_id=provider.pk, consultation_id=None,
+            start=start, end=start + QUARTER,
+        )  # fmt: skip
+
+    offer(TEN)
+    offer(TEN + QUARTER)
+    asked = list(Offer.objects.pending().values_list("entry__member__first_name", "hold__start"))
+    assert sorted(asked) == [("Ada", TEN), ("Ben", TEN), ("Cleo", TEN + QUARTER)]
