@@ -91,7 +91,12 @@ def offer_by_id(*, offer_id: int) -> Offer | None:
     """An offer named by a signed link (the link is the patient's proof, no account is known yet)."""
     return (
         Offer.objects.select_related(
-            "entry__member", "entry__consultation", "hold__room", "hold__provider__user"
+            "entry__account",
+            "entry__member__user",
+            "entry__added_by",
+            "entry__consultation",
+            "hold__room",
+            "hold__provider__user",
         )
         .filter(pk=offer_id)
         .first()

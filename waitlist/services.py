@@ -226,7 +226,9 @@ def offer_accept(*, token: str) -> tuple[Offer, Visit]:
             link_redeem(purpose=LINK_PURPOSE, token=token)
             visit = appointment_book(
                 account=entry.account,
-                actor=entry.added_by,  # the front desk who put the patient on the list books for them
+                # The patient books for themselves when they have a login; else the front desk who put
+                # them on the list does, on their behalf.
+                actor=entry.member.user if entry.member.user_id else entry.added_by,
                 room_code=hold.room.code,
                 start=hold.start,
                 end=hold.end,

@@ -88,6 +88,7 @@ def test_the_first_to_accept_books_it_and_the_other_offer_says_taken(
         _, visit = services.offer_accept(token=tokens["ben@example.org"])
     assert (visit.member.first_name, visit.start, visit.provider_id) == ("Ben", TEN, provider.pk)
     assert visit.status == VisitStatus.WAITING
+    assert visit.events.get().actor == visit.member.user  # the patient booked it, through their link
     assert WaitlistEntry.objects.get(member=visit.member).status == WaitlistEntry.Status.BOOKED
     assert SlotHold.objects.active().count() == 0
     with pytest.raises(Conflict, match="another patient took this time first"):
