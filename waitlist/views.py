@@ -157,10 +157,12 @@ def offer(request, token):
     }
     if found.status != Offer.Status.PENDING:
         context["error"] = services.offer_words(found)
+    elif request.method == "POST" and request.POST.get("answer") not in ("accept", "decline"):
+        context["error"] = "Choose Accept or No, thank you."
     elif request.method == "POST":
         who = audit.link_actor(request, account_id=found.account_id)
         try:
-            if request.POST.get("answer") == "accept":
+            if request.POST["answer"] == "accept":
                 _, visit = services.offer_accept(token=token)
                 audit.audit_record(who, audit.Action.CREATE, visit, detail="booked from a waitlist offer")
                 context["booked"] = True
@@ -172,5 +174,9 @@ def offer(request, token):
                 context["declined"] = True
         except ServiceError as exc:
             context["error"] = exc.message
+            found.refresh_from_db()
+    context["open"] = found.status == Offer.Status.PENDING and not (
+        context.get("booked") or context.get("declined")
+    )
     with timezone.override(hold.room.zone):
         return render(request, OFFER, context)

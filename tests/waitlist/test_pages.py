@@ -108,6 +108,8 @@ def test_the_patient_sees_the_offer_without_using_it_then_accepts(account, offer
 
 def test_the_patient_declines_and_an_unknown_link_is_404(account, offered):
     page = Client()
+    assert "Choose Accept" in page.post(offered["ben"], {"answer": "maybe"}).content.decode()
+    assert Offer.objects.get(entry__member__first_name="Ben").status == Offer.Status.PENDING
     declined = page.post(offered["ben"], {"answer": "decline"}).content.decode()
     assert "the time goes to the next patient" in declined
     assert Offer.objects.get(entry__member__first_name="Ben").status == Offer.Status.DECLINED
