@@ -241,3 +241,26 @@ def test_a_patient_is_asked_about_one_slot_at_a_time(
     offer(TEN + QUARTER)
     asked = list(Offer.objects.pending().values_list("entry__member__first_name", "hold__start"))
     assert sorted(asked) == [("Ada", TEN), ("Ben", TEN), ("Cleo", TEN + QUARTER)]
+
+
+def test_across_the_dst_change_the_wall_clock_time_decides_and_is_shown(
+    account, room, consultation, provider, front_desk, settings, django_capture_on_commit_callbacks
+):
+    from tests.scheduling.conftest import la
+
+    settings.WAITLIST_OFFER_BATCH = 1
+    # Clocks go forward on Sunday 14 March 2027: 09:00 on the Monday after is 16:00 UTC, not 17:00.
+    after = la(2027, 3, 15, 9)
+    assert after.utcoffset() == dt.timedelta(hours=-7)
+    evenings = patient(account, "Eve", "Nings")
+    wait(account, room, consultation, front_desk, evenings, times_of_day=4)
+    mornings = patient(account, "Mo", "Rnings")
+    wait(account, room, consultation, front_desk, mornings, times_of_day=MORNING)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.offers_make(
+            account_id=account.pk, room_id=room.pk, provider_id=provider.pk, consultation_id=None,
+            start=after, end=after + QUARTER,
+        )  # fmt: skip
+    [message] = mail.outbox
+    assert message.to == ["mo@example.org"] and "Mon 15 Mar, 09:00" in message.subject
