@@ -4,7 +4,9 @@ import datetime as dt
 
 from django.db.models import Prefetch, QuerySet
 
-from clinic.models import Account, Room
+from clinic.models import Account, Member, Room
+from messaging.models import Channel
+from messaging.selectors import consents_granted
 from waitlist.models import Offer, WaitlistEntry, time_of_day_bit
 
 
@@ -31,7 +33,8 @@ def candidates_for_slot(
 ) -> list[tuple[WaitlistEntry, int]]:
     """Waiting entries of the room that fit a free slot of one of `provider_ids` starting at `start`,
     with the provider each would get: ranked by when they joined, then by preference fit. An entry with a
-    pending offer, or offered this very time before (by a hold since released), is not asked again."""
+    pending offer, or offered this very time before (by a hold since released), is not asked again, nor is
+    a patient no message can reach."""
     local_start = start.astimezone(room.zone)
     offered_before = Offer.objects.filter(hold__room=room, hold__start=start).values("entry_id")
     entries = (
@@ -52,8 +55,12 @@ def candidates_for_slot(
         entries = entries.filter(consultation_id=consultation_id)
     else:
         entries = entries.filter(consultation__duration=length)
+    entries = list(entries)
+    can_hear = reachable([entry.member for entry in entries])
     ranked = []
     for entry in entries:
+        if entry.member_id not in can_hear:
+            continue
         fit = entry_fits(entry, local_start=local_start)
         if fit is None:
             continue
@@ -63,6 +70,17 @@ def candidates_for_slot(
         ranked.append((entry, fit, provider_id))
     ranked.sort(key=lambda r: (r[0].joined, -r[1], r[0].pk))
     return [(entry, provider_id) for entry, _, provider_id in ranked]
+
+
+def reachable(members: list[Member]) -> set[int]:
+    """The patients among `members` a message can reach (an address and consent for it): only they are
+    offered slots, since they answer through the message's link."""
+    granted = consents_granted(member_ids=[m.pk for m in members])
+    return {
+        m.pk
+        for m in members
+        if (m.email and (m.pk, Channel.EMAIL) in granted) or (m.phone and (m.pk, Channel.SMS) in granted)
+    }
 
 
 def waitlist_of_room(*, account: Account, room: Room) -> QuerySet[WaitlistEntry]:

@@ -145,7 +145,7 @@ def offers_make(
                 account=room.account,
                 room=room,
                 provider=Provider.objects.get(pk=provider_pk),
-                consultation=batch[0].consultation,
+                consultation=batch[0].consultation if consultation_id else None,
                 start=start,
                 end=end,
                 expires=expires,

@@ -45,6 +45,9 @@ def _patient(request, form: EntryForm):
 
 def _context(request, room: Room, form: EntryForm | None = None) -> dict:
     entries = list(selectors.waitlist_of_room(account=request.user.account, room=room)) if room else []
+    can_hear = selectors.reachable([e.member for e in entries])
+    for entry in entries:
+        entry.unreachable = entry.member_id not in can_hear
     offers = list(selectors.recent_offers(account=request.user.account, room=room)) if room else []
     audit.audit_record_many(
         request, audit.Action.LIST, [e.member for e in entries] + [o.entry.member for o in offers]

@@ -115,3 +115,23 @@ def test_the_patient_declines_and_an_unknown_link_is_404(account, offered):
     assert Offer.objects.get(entry__member__first_name="Ben").status == Offer.Status.DECLINED
     assert AuditEvent.objects.filter(via="link", action="update", member__first_name="Ben").exists()
     assert page.get("/offer/not-a-token/").status_code == 404
+
+
+def test_a_patient_no_message_can_reach_is_flagged_and_skipped(
+    desk, account, room, consultation, provider, front_desk, django_capture_on_commit_callbacks
+):
+    from tests.clinic.factories import MemberFactory
+
+    silent = MemberFactory(account=account, first_name="Quiet", last_name="One", email="quiet@example.org")
+    wait(account, room, consultation, front_desk, silent)  # no consent recorded
+    heard = patient(account, "Loud", "Two")
+    wait(account, room, consultation, front_desk, heard)
+    page = desk.get(f"/waitlist/?room={room.pk}").content.decode()
+    assert page.count("No email or text message can reach them") == 1
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.offers_make(
+            account_id=account.pk, room_id=room.pk, provider_id=provider.pk, consultation_id=None,
+            start=TEN, end=TEN + QUARTER,
+        )  # fmt: skip
+    assert [m.to for m in mail.outbox] == [["loud@example.org"]]
