@@ -511,5 +511,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 WAITLIST_HOLD_MINUTES = env.int("WAITLIST_HOLD_MINUTES", default=15)
 # How many of the best-ranked patients are offered one slot at once (the first to accept books it).
 WAITLIST_OFFER_BATCH = env.int("WAITLIST_OFFER_BATCH", default=2)
+# A cancelled slot is offered this long after the cancel: the front desk's day view may undo a
+# cancellation for 5 minutes (main's `scheduling.services.UNDO_SECONDS`; keep the two equal).
+WAITLIST_AFTER_CANCEL_SECONDS = env.int("WAITLIST_AFTER_CANCEL_SECONDS", default=300)
 # The eta task rolls a hold when it ends; the sweep catches any whose task was lost.
 CELERY_BEAT_SCHEDULE["waitlist-offers-sweep"] = {"task": "waitlist.tasks.offers_sweep", "schedule": 60.0}

@@ -309,8 +309,9 @@ def slot_hold_release(*, hold_id: int) -> bool:
     return True
 
 
-def slot_freed_announce(*, visit: Visit, at: dt.datetime) -> None:
-    """Tell listeners (the waitlist) that a future one-to-one appointment's time is free again."""
+def slot_freed_announce(*, visit: Visit, at: dt.datetime, cause: str) -> None:
+    """Tell listeners (the waitlist) that a future one-to-one appointment's time is free again; `cause`:
+    "cancelled", "moved" or "closed"."""
     if visit.type != VisitType.SCHEDULED or visit.visit_group_id or not visit.start or visit.start <= at:
         return
     slot_freed.send(
@@ -321,6 +322,7 @@ def slot_freed_announce(*, visit: Visit, at: dt.datetime) -> None:
         consultation_id=visit.consultation_id,
         start=visit.start,
         end=visit.end,
+        cause=cause,
     )
 
 
@@ -486,7 +488,7 @@ def appointment_update(
     )
     schedule_versions_bump(provider_ids=[visit.provider_id, provider and provider.pk])
     if moved or (visit.provider_id and visit.provider_id != (provider and provider.pk)):
-        slot_freed_announce(visit=visit, at=now)  # `visit` still holds the old time and provider
+        slot_freed_announce(visit=visit, at=now, cause="moved")  # `visit` still holds the old time
     return visit_refetch(visit.pk)
 
 
@@ -519,7 +521,7 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
         at=now,
     )
     schedule_versions_bump(provider_ids=[visit.provider_id])
-    slot_freed_announce(visit=visit, at=now)
+    slot_freed_announce(visit=visit, at=now, cause="cancelled")
     return visit_refetch(visit.pk)
 
 

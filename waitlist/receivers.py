@@ -1,6 +1,7 @@
 """Freed slots, told by scheduling (which knows nothing of the waitlist): offers are made after commit,
 in a task, so a cancel never waits for messages."""
 
+from django.conf import settings
 from django.dispatch import receiver
 
 from clinic.jobs import enqueue_on_commit
@@ -8,7 +9,9 @@ from scheduling.signals import slot_freed
 
 
 @receiver(slot_freed, dispatch_uid="waitlist.slot_freed")
-def slot_freed_received(sender, *, account_id, room_id, provider_id, consultation_id, start, end, **kwargs):
+def slot_freed_received(
+    sender, *, account_id, room_id, provider_id, consultation_id, start, end, cause="", **kwargs
+):
     enqueue_on_commit(
         "waitlist.tasks.offers_make",
         account_id,
@@ -17,4 +20,7 @@ def slot_freed_received(sender, *, account_id, room_id, provider_id, consultatio
         consultation_id,
         start.isoformat(),
         end.isoformat(),
+        # A cancellation the front desk may still undo is offered once it can no longer be: offering at
+        # once would hold the slot and make the undo fail. The task finds the slot booked again if undone.
+        countdown=settings.WAITLIST_AFTER_CANCEL_SECONDS if cause == "cancelled" else 0,
     )

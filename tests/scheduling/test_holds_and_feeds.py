@@ -85,7 +85,7 @@ def test_cancel_and_reschedule_announce_the_freed_slot(account, room, hours, pro
     heard = []
 
     def listener(sender, **kwargs):
-        heard.append((kwargs["provider_id"], kwargs["start"]))
+        heard.append((kwargs["provider_id"], kwargs["start"], kwargs["cause"]))
 
     slot_freed.connect(listener)
     try:
@@ -97,7 +97,7 @@ def test_cancel_and_reschedule_announce_the_freed_slot(account, room, hours, pro
         services.appointment_cancel(account=account, actor=front_desk, visit_id=visit.pk, reason="Flu")
     finally:
         slot_freed.disconnect(listener)
-    assert heard == [(provider.pk, TEN), (provider.pk, TEN + QUARTER)]
+    assert heard == [(provider.pk, TEN, "moved"), (provider.pk, TEN + QUARTER, "cancelled")]
 
 
 # --- calendar feeds ----------------------------------------------------------------------------------------

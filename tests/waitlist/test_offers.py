@@ -264,3 +264,25 @@ def test_across_the_dst_change_the_wall_clock_time_decides_and_is_shown(
         )  # fmt: skip
     [message] = mail.outbox
     assert message.to == ["mo@example.org"] and "Mon 15 Mar, 09:00" in message.subject
+
+
+def test_a_cancellation_is_offered_only_once_it_can_no_longer_be_undone(
+    account, room, front_desk, booked, waiting, monkeypatch, django_capture_on_commit_callbacks
+):
+    from waitlist import receivers
+
+    queued = []
+    monkeypatch.setattr(receivers, "enqueue_on_commit", lambda path, *args, **options: queued.append(options))
+    cancel(account, front_desk, booked, django_capture_on_commit_callbacks)
+    assert queued == [{"countdown": 300}]
+    # Booked again meanwhile (an undo): when the task runs, nobody is offered the slot.
+    scheduling_services.appointment_book(
+        account=account, actor=front_desk, room_code="main", start=TEN, end=TEN + QUARTER,
+        provider_id=booked.provider_id, member_code=booked.member.code,
+    )  # fmt: skip
+    mail.outbox.clear()
+    assert services.offers_make(
+        account_id=account.pk, room_id=room.pk, provider_id=booked.provider_id, consultation_id=None,
+        start=TEN, end=TEN + QUARTER,
+    ) is None  # fmt: skip
+    assert mail.outbox == [] and SlotHold.objects.count() == 0
