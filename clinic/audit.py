@@ -91,6 +91,12 @@ def actor_of(request) -> Actor:
     )
 
 
+def link_actor(request, *, account_id: int) -> Actor:
+    """The actor of a public page opened through a signed link sent to a patient: nobody is logged in, the
+    link stands for the patient it was sent to (the rows name that patient), from the request's address."""
+    return Actor(account_id=account_id, user_id=None, ip=client_ip(request), via=Via.LINK)
+
+
 def target(obj, *, member_id: int | None = None) -> Target:
     """The target of a model instance. The patient is the member itself, a user's member, the object's
     `member_id`, or the one given (a file carries none of its own)."""

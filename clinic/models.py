@@ -339,6 +339,11 @@ class Member(models.Model):
     phone = models.CharField(max_length=32, blank=True, help_text="E.164")
     state = models.CharField(max_length=2, choices=US_STATE_CHOICES, blank=True)
     street_addr = models.CharField(max_length=255, blank=True)
+    language = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The language of the patient's messages (e.g. es, fr-CA); empty: the clinic's.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -411,6 +416,8 @@ class AuditEvent(models.Model):
         PAGE = "page", "Staff page"
         API = "api", "API"
         TASK = "task", "Background task"
+        # A patient acting through a signed link sent to them (no login).
+        LINK = "link", "Patient's link"
 
     # PROTECT: a clinic with a trail cannot be deleted along with it. The people are plain ids without a
     # database constraint, so that deleting a user or a patient neither rewrites nor removes their trail.
@@ -475,6 +482,8 @@ class AuditEvent(models.Model):
             return self.user.get_full_name() or self.user.username
         if self.user_id:
             return f"Deleted user #{self.user_id}"
+        if self.via == self.Via.LINK:
+            return "The patient, through a link sent to them"
         return "The system" if self.via == self.Via.TASK else "A partner system (API key)"
 
     @property

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "scheduling",
     "push",
     "webhooks",
+    "messaging",
+    "waitlist",
 ]
 
 MIDDLEWARE = [
@@ -317,7 +319,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # (the tests' workers) consumes all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name) for name in ("default", "periodic", "render", "webhooks")
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("default", "periodic", "render", "webhooks", "messages")
 ]
 CELERY_TASK_ROUTES = {
     "visits.tasks.close_overdue_visits": {"queue": "periodic"},
@@ -327,6 +330,10 @@ CELERY_TASK_ROUTES = {
     "visits.tasks.render_visit_summary": {"queue": "render"},
     "visits.tasks.build_summary_export": {"queue": "render"},
     "webhooks.tasks.*": {"queue": "webhooks"},
+    "messaging.tasks.deliver": {"queue": "messages"},
+    "messaging.tasks.sweep": {"queue": "periodic"},
+    "messaging.tasks.links_cleanup": {"queue": "periodic"},
+    "waitlist.tasks.offers_sweep": {"queue": "periodic"},
 }
 # Every task is idempotent: acknowledged once done, and run again when its worker dies mid-task.
 CELERY_TASK_ACKS_LATE = True
@@ -436,14 +443,40 @@ CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
     "schedule": 10.0,
     "options": {"expires": 9},
 }
-# Endpoints that turn themselves off tell the clinic admins by email.
+
+# --- Email and messages to patients (messaging/) ---------------------------------------------
+# Patients' messages, and the clinic admins' notice of a webhook endpoint that turned itself off. SMTP in
+# production (EMAIL_HOST, EMAIL_PORT, ...); elsewhere each message is a file under var/mail, so nothing
+# leaves the machine.
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
     if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
+    else "django.core.mail.backends.filebased.EmailBackend",
 )
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Seconds to wait for the mail server; a delivery that times out is retried later.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="clinic@localhost")
+# Text messages: a class with send_messages() (messaging/sms.py); the default logs them and sends nothing.
+SMS_BACKEND = env("SMS_BACKEND", default="messaging.sms.LoggingBackend")
+# The site as patients reach it: the links in messages start with it.
+PUBLIC_URL = env("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+CELERY_BEAT_SCHEDULE["messaging-sweep"] = {
+    "task": "messaging.tasks.sweep",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["messaging-links-cleanup"] = {
+    "task": "messaging.tasks.links_cleanup",
+    "schedule": 24 * 3600.0,
+}
 
 # --- Audit trail -----------------------------------------------------------------------------
 # How many reverse proxies in front of the app append the address they saw to X-Forwarded-For. 0 (the
@@ -472,3 +505,11 @@ LOGGING = {
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Waitlist ---------------------------------------------------------------------------------------
+# A freed slot is kept this long for the patients offered it, then rolls to the next ones.
+WAITLIST_HOLD_MINUTES = env.int("WAITLIST_HOLD_MINUTES", default=15)
+# How many of the best-ranked patients are offered one slot at once (the first to accept books it).
+WAITLIST_OFFER_BATCH = env.int("WAITLIST_OFFER_BATCH", default=2)
+# The eta task rolls a hold when it ends; the sweep catches any whose task was lost.
+CELERY_BEAT_SCHEDULE["waitlist-offers-sweep"] = {"task": "waitlist.tasks.offers_sweep", "schedule": 60.0}

@@ -18,9 +18,9 @@ from django.utils import timezone
 from clinic.errors import InvalidInput, NotFound
 from clinic.models import Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import room_get
-from scheduling import intervals
-from scheduling.models import ScheduleException, WorkingHours
-from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitStatus, VisitType
+from scheduling import feeds, intervals
+from scheduling.models import CalendarFeed, ScheduleException, WorkingHours
+from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitGroup, VisitStatus, VisitType
 from visits.selectors import intakes_visible_to
 
 DEFAULT_SPAN = 4 * 24 * 3600
@@ -112,7 +112,8 @@ HELD_ROWS = """
 UNION ALL
 SELECT h.pid, NULL, 'held', NULL, NULL, NULL, NULL, NULL, h.s, h.e FROM ({held}) h"""
 
-# Time the providers found with hours are held, in any room: active appointments and group visits, as
+# Time the providers found with hours are held, in any room: active appointments, group visits and slots
+# kept for a waitlist offer (scheduling.models.SlotHold), as
 # the slot times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
 # With TBD_SQL: this room's TBD appointments (no provider yet), as their busy ranges, with a NULL provider.
 HELD_SQL = """SELECT v.provider_id AS pid, {busy_start} - %s AS s, {busy_end} + %s AS e
@@ -122,7 +123,11 @@ WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND 
 UNION ALL
 SELECT g.provider_id, {group_start} - %s, {group_end} + %s
 FROM visits_visitgroup g
-WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s"""
+WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s
+UNION ALL
+SELECT h.provider_id, {hold_start} - %s, {hold_end} + %s
+FROM scheduling_slothold h
+WHERE h.provider_id IN ({ids}) AND h.released IS NULL AND h.busy_start < %s AND h.busy_end > %s"""
 TBD_SQL = """SELECT NULL, {busy_start}, {busy_end}
 FROM visits_visit v
 WHERE v.room_id = %s AND v.provider_id IS NULL AND v.type = %s AND v.status IN ({statuses})
@@ -221,6 +226,8 @@ def _held_part(room: Room, ids: list, lo: int, hi: int, exclude_visit_id) -> tup
         exclude=" AND v.id <> %s" if exclude_visit_id else "",
         group_start=_epoch("g.start"),
         group_end=_epoch('g."end"'),
+        hold_start=_epoch("h.busy_start"),
+        hold_end=_epoch("h.busy_end"),
     )
     return sql, [
         after,
@@ -230,6 +237,10 @@ def _held_part(room: Room, ids: list, lo: int, hi: int, exclude_visit_id) -> tup
         *(status.value for status in ACTIVE_STATUSES),
         *window,
         *([exclude_visit_id] if exclude_visit_id else []),
+        after,
+        before,
+        *ids,
+        *window,
         after,
         before,
         *ids,
@@ -904,3 +915,34 @@ def person_ids_of_providers(provider_ids: set[int]) -> dict[int, int]:
     if not provider_ids:
         return {}
     return dict(Provider.objects.filter(pk__in=provider_ids).values_list("pk", "user_id"))
+
+
+def calendar_feed_of(*, user) -> CalendarFeed | None:
+    """The provider's live feed (its secret is not known: only that it exists and since when)."""
+    return CalendarFeed.objects.filter(provider__user=user, revoked__isnull=True).first()
+
+
+def calendar_feed_contents(*, secret: str) -> tuple[Provider, list[Visit], list[VisitGroup]] | None:
+    """What the feed of a live secret carries; None for an unknown or revoked one."""
+    feed = (
+        CalendarFeed.objects.filter(secret_hash=feeds.secret_hash(secret), revoked__isnull=True)
+        .select_related("provider__user")
+        .first()
+    )
+    if feed is None:
+        return None
+    now = timezone.now()
+    lo, hi = now - feeds.PAST, now + feeds.FUTURE
+    appointments = list(
+        Visit.objects.appointments()
+        .filter(provider=feed.provider, visit_group__isnull=True, start__gte=lo, start__lt=hi)
+        .exclude(status=VisitStatus.CANCELLED)
+        .select_related("room")
+        .order_by("start", "pk")
+    )
+    groups = list(
+        VisitGroup.objects.filter(provider=feed.provider, start__gte=lo, start__lt=hi)
+        .select_related("room")
+        .order_by("start", "pk")
+    )
+    return feed.provider, appointments, groups

@@ -18,4 +18,6 @@ urlpatterns = [
     path("appointments/<int:visit_id>/reschedule/", views.reschedule, name="reschedule"),
     path("appointments/<int:visit_id>/cancel/", views.cancel, name="cancel"),
     path("hours/", views.hours, name="hours"),
+    path("feeds/", views.feeds, name="feeds"),
+    path("feeds/<str:secret>.ics", views.feed, name="feed"),
 ]

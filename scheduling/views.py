@@ -10,6 +10,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +23,7 @@ from clinic import services as clinic_services
 from clinic.errors import Conflict, NotFound, ServiceError
 from clinic.models import Provider, Room
 from scheduling import calendar, selectors, services
+from scheduling.feeds import feed_calendar
 from scheduling.forms import (
     BookForm,
     CalendarForm,
@@ -42,6 +44,7 @@ BOOKING = "scheduling/booking.html"
 CALENDAR = "scheduling/calendar.html"
 DAY = "scheduling/day.html"
 HOURS = "scheduling/hours.html"
+FEEDS = "scheduling/feeds.html"
 
 book_required = permission_required("visits.book_appointment", raise_exception=True)
 
@@ -808,3 +811,43 @@ def hours(request):
         "confirm_remove": confirm_remove,
     }
     return render(request, HOURS, context)
+
+
+# --- providers' calendar feeds -----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def feeds(request):
+    """The provider's calendar feed: make a new secret URL (shown this once), or revoke it."""
+    if not request.user.is_provider:
+        raise PermissionDenied
+    url = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            services.calendar_feed_revoke(actor=request.user)
+            messages.success(request, "Your calendar feed is revoked: its URL no longer works.")
+            return redirect("scheduling:feeds")
+        secret = services.calendar_feed_create(actor=request.user)
+        url = request.build_absolute_uri(reverse("scheduling:feed", args=[secret]))
+    feed = selectors.calendar_feed_of(user=request.user)
+    return render(request, FEEDS, {"feed": feed, "url": url})
+
+
+@require_GET
+def feed(request, secret):
+    """The feed itself, polled by calendar apps without a session: the secret is the credential."""
+    found = selectors.calendar_feed_contents(secret=secret)
+    if found is None:
+        raise Http404("No such feed.")
+    provider, appointments, groups = found
+    body = feed_calendar(
+        provider=provider,
+        appointments=appointments,
+        groups=groups,
+        base_url=request.build_absolute_uri("/").rstrip("/"),
+        host=request.get_host().split(":")[0],
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="visits.ics"'
+    return response

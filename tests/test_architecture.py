@@ -2,14 +2,15 @@
 
 - a name starting with `_` is private to its module: no other module imports it;
 - the project's modules import each other without a circle, lazy imports inside functions included;
-- the apps import one way, scheduling -> visits -> push -> clinic; only the project layer imports every app.
+- the apps import one way, reminders, waitlist -> scheduling -> visits -> push, webhooks, messaging -> clinic;
+  only the project layer imports every app.
 """
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("clinic", "push", "visits", "scheduling", "webhooks")
+APPS = ("clinic", "push", "visits", "scheduling", "webhooks", "messaging", "reminders", "waitlist")
 
 
 def _modules() -> dict[str, Path]:
@@ -89,8 +90,11 @@ LOWER_APPS = {
     "clinic": set(),
     "push": {"clinic"},
     "webhooks": {"clinic"},
-    "visits": {"clinic", "push", "webhooks"},
-    "scheduling": {"clinic", "visits", "push"},
+    "messaging": {"clinic"},
+    "visits": {"clinic", "push", "webhooks", "messaging"},
+    "scheduling": {"clinic", "visits", "push", "messaging"},
+    "reminders": {"clinic", "visits", "scheduling", "push", "webhooks", "messaging"},
+    "waitlist": {"clinic", "visits", "scheduling", "push", "webhooks", "messaging"},
 }
 
 
@@ -108,4 +112,5 @@ def test_the_apps_import_one_way():
 def test_the_checks_see_the_code():
     # Guards the two tests above against passing because they read nothing.
     assert {"visits.lifecycle", "visits.services", "visits.tasks", "scheduling.services"} <= set(MODULES)
+    assert {"messaging.services", "messaging.links"} <= set(MODULES)
     assert "visits.lifecycle" in _edges("scheduling.services", MODULES["scheduling.services"])
