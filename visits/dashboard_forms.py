@@ -41,7 +41,7 @@ def _notes_field(*, required: bool) -> forms.CharField:
     )
 
 
-def _notes_draft_attrs(form: forms.Form, *, visit_id: int, draft: NoteDraft | None) -> None:
+def _notes_draft_attrs(form: forms.Form, *, visit_id: int, draft: NoteDraft | None, saved: str) -> None:
     """The notes textarea saves itself as a draft (static/js/notes.js). One id per visit on a page, and
     hx-preserve: a card reloading (or turning into "Patient left") keeps what is being typed."""
     widget = form.fields["notes"].widget
@@ -52,6 +52,8 @@ def _notes_draft_attrs(form: forms.Form, *, visit_id: int, draft: NoteDraft | No
             "data-draft-url": reverse("visits:notes-draft", args=[visit_id]),
             "data-draft-revision": str(draft.revision if draft else 0),
             "data-draft-visit": str(visit_id),
+            # When the draft shown was saved, in the provider's time ("Draft saved 10:42").
+            "data-draft-saved": saved,
         }
     )
     if draft is not None and not form.is_bound and not form.initial.get("notes"):
@@ -62,11 +64,17 @@ class VisitCompleteForm(forms.Form):
     notes = _notes_field(required=False)
 
     def __init__(
-        self, *args, visit_id: int, draft: NoteDraft | None = None, page: str = "dashboard", **kwargs
+        self,
+        *args,
+        visit_id: int,
+        draft: NoteDraft | None = None,
+        draft_saved: str = "",
+        page: str = "dashboard",
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.auto_id = f"id_complete_{visit_id}_%s"
-        _notes_draft_attrs(self, visit_id=visit_id, draft=draft)
+        _notes_draft_attrs(self, visit_id=visit_id, draft=draft, saved=draft_saved)
         self.helper = _htmx_helper(
             url=_action("visits:complete", visit_id, page),
             target=_target(visit_id, page),
@@ -80,11 +88,17 @@ class VisitNotesForm(forms.Form):
     notes = _notes_field(required=True)
 
     def __init__(
-        self, *args, visit_id: int, draft: NoteDraft | None = None, page: str = "dashboard", **kwargs
+        self,
+        *args,
+        visit_id: int,
+        draft: NoteDraft | None = None,
+        draft_saved: str = "",
+        page: str = "dashboard",
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.auto_id = f"id_notes_{visit_id}_%s"
-        _notes_draft_attrs(self, visit_id=visit_id, draft=draft)
+        _notes_draft_attrs(self, visit_id=visit_id, draft=draft, saved=draft_saved)
         self.helper = _htmx_helper(
             url=_action("visits:notes-add", visit_id, page),
             target=_target(visit_id, page),

@@ -708,6 +708,8 @@ def note_draft_save(*, account: Account, actor: User, visit_id, text: str) -> No
     """Keep what the provider has typed so far (sent by the page about a second after they stop typing).
     The visit's row is locked first, so a draft arriving as the visit is completed is refused rather than
     written after its notes."""
+    # As the textarea holds it: a form's body sends its newlines as CRLF.
+    text = text.replace("\r\n", "\n")
     if len(text) > NOTES_MAX_LENGTH:
         raise InvalidInput.field("notes", f"At most {NOTES_MAX_LENGTH:,} characters.")
     seen = visit_get(account=account, user=actor, visit_id=visit_id)

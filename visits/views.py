@@ -102,23 +102,25 @@ def _queues_context(request, state: selectors.QueueState) -> dict:
     }
 
 
-def _today_of(provider):
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(provider.time_zone))
-
-
 def _card(
     visit, *, provider, draft=None, data=None, error: str = "", form_name: str = "", page: str = "dashboard"
 ) -> dict:
     """A visit the provider is on, as a dashboard card or the visit page's actions: in progress (complete,
     close), or ended before its notes were saved (save them, or dismiss the card). The notes textarea
     holds the provider's draft."""
+    zone = zoneinfo.ZoneInfo(provider.time_zone)
+    notes = {
+        "visit_id": visit.pk,
+        "draft": draft,
+        "draft_saved": f"{timezone.localtime(draft.saved, zone):%H:%M}" if draft and draft.saved else "",
+        "page": page,
+    }
     card = {
         "visit": visit,
         "left": visit.status != VisitStatus.IN_PROGRESS,
-        "facts": patient_facts(visit.member, _today_of(provider)),
+        "facts": patient_facts(visit.member, timezone.localdate(timezone=zone)),
         "call_url": visit.meeting_link("provider"),
         "error": error,
-        "draft": draft,
     }
     if card["left"]:
         card["ended"] = services.visit_end_words(visit)
@@ -126,16 +128,10 @@ def _card(
             # Completing a visit the patient had just left: the notes sent are kept in the form.
             typed = {"notes": data.get("notes", "")} if data and form_name == "complete" else None
             card["notes_form"] = VisitNotesForm(
-                data if form_name == "notes" else None,
-                visit_id=visit.pk,
-                draft=draft,
-                page=page,
-                initial=typed,
+                data if form_name == "notes" else None, initial=typed, **notes
             )
     else:
-        card["complete_form"] = VisitCompleteForm(
-            data if form_name == "complete" else None, visit_id=visit.pk, draft=draft, page=page
-        )
+        card["complete_form"] = VisitCompleteForm(data if form_name == "complete" else None, **notes)
         card["close_form"] = VisitCloseForm(
             data if form_name == "close" else None, visit_id=visit.pk, page=page
         )

@@ -168,8 +168,9 @@
       textarea.value = local.text;
       say(state, "Unsaved text restored; saving…");
       schedule(textarea, state, 0);
-    } else if (local) {
-      dropLocal(textarea);
+    } else {
+      if (local) dropLocal(textarea);
+      if (textarea.dataset.draftSaved) say(state, "Draft saved " + textarea.dataset.draftSaved);
     }
     textarea.addEventListener("input", function () {
       writeLocal(textarea, state);

@@ -51,8 +51,8 @@ def test_a_draft_is_saved_as_typed_and_back_in_the_textarea_after_a_reload(dr_le
     assert first.json()["revision"] == 1 and first.json()["saved"]
     second = dr_lee.post(draft_url(visit), {"notes": "Rash since Monday\nNo fever"})
     assert second.json()["revision"] == 2
-    # The same text again (a retry) is not a new revision.
-    assert dr_lee.post(draft_url(visit), {"notes": "Rash since Monday\nNo fever"}).json()["revision"] == 2
+    # The same text again (a retry; a browser's form body sends CRLF) is not a new revision.
+    assert dr_lee.post(draft_url(visit), {"notes": "Rash since Monday\r\nNo fever"}).json()["revision"] == 2
 
     html = dr_lee.get(DASHBOARD).content.decode()
     assert ">\nRash since Monday\nNo fever</textarea>" in html
@@ -345,3 +345,27 @@ def test_a_patient_who_left_the_queue_is_named_when_accepting_fails(dr_lee, room
     )
     html = dr_lee.post(reverse("visits:accept"), {"id": visit.pk}, **HTMX).content.decode()
     assert "Pat Jones is no longer waiting: patient left the waiting room." in html
+
+
+def test_notes_added_after_the_patient_left_are_signed_and_sent_to_webhooks(
+    settings, account, room, provider, member
+):
+    from webhooks.models import Delivery
+    from webhooks.services import endpoint_create
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS, settings.WEBHOOK_HTTPS_ONLY = True, False
+    endpoint_create(
+        account=account,
+        actor=clinic_admin_user(account),
+        url="http://127.0.0.1:9/hook",
+        events=["visit.updated", "visit.note.signed_and_sent"],
+    )
+    visit = taken(room, provider, member=member)
+    services.visit_close(account=account, actor=member.user, visit_id=visit.pk, reason="patient_end_call")
+    Delivery.objects.all().delete()
+
+    services.visit_notes_add(account=account, actor=provider.user, visit_id=visit.pk, notes="Cream")
+
+    sent = {d.event_type: d.payload for d in Delivery.objects.all()}
+    assert set(sent) == {"visit.updated", "visit.note.signed_and_sent"}
+    assert "<p>Cream</p>" in sent["visit.note.signed_and_sent"]

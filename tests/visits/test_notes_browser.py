@@ -59,6 +59,7 @@ def test_notes_survive_a_reload_a_lost_connection_and_the_patient_leaving(
     page.reload()
     card = page.locator(f"#in-progress-{visit_id}")
     expect(card.locator("textarea[name=notes]")).to_have_value(typed)
+    expect(card.locator(".notes-status")).to_have_text(re.compile(r"^Draft saved \d\d:\d\d$"))
 
     # Offline: the page says the draft is not saved and keeps trying; back online, it is saved.
     wait_for_htmx(page)
@@ -69,6 +70,22 @@ def test_notes_survive_a_reload_a_lost_connection_and_the_patient_leaving(
     page.context.set_offline(False)
     expect(card.locator(".notes-status")).to_have_text(re.compile(r"^Draft saved"), timeout=10_000)
     typed += " Itchy."
+
+    # Typed while the drafts cannot reach the server, then reloaded: this tab's copy is put back (it is
+    # newer than the server's draft) and saved once the server answers again.
+    page.route("**/draft/", lambda route: route.abort())
+    card.locator("textarea[name=notes]").press("Control+End")
+    card.locator("textarea[name=notes]").press_sequentially(" Warm.")
+    expect(card.locator(".notes-status")).to_have_text("Draft not saved, retrying")
+    page.reload()
+    card = page.locator(f"#in-progress-{visit_id}")
+    typed += " Warm."
+    expect(card.locator("textarea[name=notes]")).to_have_value(typed)
+    assert " Warm." not in Visit.objects.get(pk=visit_id).note_drafts.get().text
+    page.unroute("**/draft/")
+    expect(card.locator(".notes-status")).to_have_text(re.compile(r"^Draft saved"), timeout=10_000)
+    assert Visit.objects.get(pk=visit_id).note_drafts.get().text == typed
+    wait_for_htmx(page)
 
     # The Bold button inserts the tag the notes keep.
     card.get_by_role("button", name="Bold").click()
@@ -91,7 +108,7 @@ def test_notes_survive_a_reload_a_lost_connection_and_the_patient_leaving(
     visit = Visit.objects.get(pk=visit_id)
     assert visit.status == VisitStatus.CANCELLED
     assert visit.notes.startswith("<p>Seen for a rash.<br></p><p>Rashxxx")
-    assert visit.notes.endswith(" Itchy.<b>cream</b></p>") and "script" not in visit.notes
+    assert visit.notes.endswith(" Itchy. Warm.<b>cream</b></p>") and "script" not in visit.notes
 
     page.goto(f"/dashboard/visits/{visit_id}/")
     expect(page.locator(".visit-notes")).to_contain_text("Seen for a rash.")
