@@ -124,6 +124,10 @@ def _card(
     }
     if card["left"]:
         card["ended"] = services.visit_end_words(visit)
+        # A visit completed without notes may get them later too; only a closed one was left.
+        card["title"] = (
+            "Patient left: finish your notes" if visit.status == VisitStatus.CANCELLED else "Add your notes"
+        )
         if services.visit_notes_open(provider=provider, visit=visit):
             # Completing a visit the patient had just left: the notes sent are kept in the form.
             typed = {"notes": data.get("notes", "")} if data and form_name == "complete" else None
@@ -287,11 +291,10 @@ def _card_after_error(request, visit_id: int, *, form_name: str, error: str = ""
         return _changed()
     audit.audit_record(request, audit.Action.READ, visit)
     if _on_detail_page(request):
-        return _render(
-            request,
-            "visits/visit_detail.html#actions",
-            _detail_actions(user, visit, data=request.POST, error=error, form_name=form_name),
-        )
+        actions = _detail_actions(user, visit, data=request.POST, error=error, form_name=form_name)
+        if actions["actions"] is None:
+            return HttpResponseClientRefresh()  # nothing left to do here (finished elsewhere): show it
+        return _render(request, "visits/visit_detail.html#actions", actions)
     card = _card(
         visit,
         provider=user.provider,

@@ -369,3 +369,17 @@ def test_notes_added_after_the_patient_left_are_signed_and_sent_to_webhooks(
     sent = {d.event_type: d.payload for d in Delivery.objects.all()}
     assert set(sent) == {"visit.updated", "visit.note.signed_and_sent"}
     assert "<p>Cream</p>" in sent["visit.note.signed_and_sent"]
+
+
+def test_a_visit_completed_without_notes_can_get_them_later_from_its_page(dr_lee, room, provider):
+    visit = taken(room, provider)
+    services.visit_complete(account=room.account, actor=provider.user, visit_id=visit.pk)
+    page = dr_lee.get(reverse("visits:detail", args=[visit.pk])).content.decode()
+    assert "Add your notes" in page and "Patient left" not in page
+    url = reverse("visits:notes-add", args=[visit.pk]) + "?page=detail"
+    assert dr_lee.post(url, {"notes": "Forgot: allergy to latex"}, **HTMX)["HX-Refresh"] == "true"
+    assert Visit.objects.get(pk=visit.pk).notes == "<p>Forgot: allergy to latex</p>"
+    # Saved from another tab meanwhile: this one's page reloads to show them, nothing is overwritten.
+    again = dr_lee.post(url, {"notes": "Other words"}, **HTMX)
+    assert again["HX-Refresh"] == "true"
+    assert Visit.objects.get(pk=visit.pk).notes == "<p>Forgot: allergy to latex</p>"
