@@ -283,11 +283,6 @@ def provider_cards(*, provider: Provider) -> ProviderCards:
     )
 
 
-def provider_in_progress(*, provider: Provider) -> list[Visit]:
-    """The walk-ins and e-consults the provider has taken and not yet finished."""
-    return provider_cards(provider=provider).in_progress
-
-
 def provider_in_progress_version(*, provider: Provider) -> str:
     """Changes whenever a visit joins or leaves the provider's "In progress" (a "Patient left" card
     dismissed or finished included), or one of them changes."""

@@ -91,6 +91,11 @@ def test_notes_survive_a_reload_a_lost_connection_and_the_patient_leaving(
     card.get_by_role("button", name="Bold").click()
     page.keyboard.type("cream")
     typed += "<b>cream</b>"
+    # List, with nothing selected, starts a list with the cursor in its first item.
+    page.keyboard.press("Control+End")
+    card.get_by_role("button", name="List").click()
+    page.keyboard.type("rest")
+    typed += "<ul>\n<li>rest</li>\n</ul>"
     expect(card.locator(".notes-status")).to_have_text(re.compile(r"^Draft saved"))
 
     # The patient hangs up: the card stays, now asking for the notes, with them as typed.
@@ -108,11 +113,15 @@ def test_notes_survive_a_reload_a_lost_connection_and_the_patient_leaving(
     visit = Visit.objects.get(pk=visit_id)
     assert visit.status == VisitStatus.CANCELLED
     assert visit.notes.startswith("<p>Seen for a rash.<br></p><p>Rashxxx")
-    assert visit.notes.endswith(" Itchy. Warm.<b>cream</b></p>") and "script" not in visit.notes
+    assert (
+        visit.notes.endswith(" Itchy. Warm.<b>cream</b></p><ul>\n<li>rest</li>\n</ul>")
+        and "script" not in visit.notes
+    )
 
     page.goto(f"/dashboard/visits/{visit_id}/")
     expect(page.locator(".visit-notes")).to_contain_text("Seen for a rash.")
     expect(page.locator(".visit-notes b")).to_have_text("cream")
+    expect(page.locator(".visit-notes li")).to_have_text("rest")
     expect(page.locator(".events")).to_contain_text("Notes added")
     expect(page.locator(".events li").last).to_contain_text("by Grace Lee")
     assert no_sideways_scroll(page)
