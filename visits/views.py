@@ -275,12 +275,13 @@ def _on_detail_page(request) -> bool:
 
 
 def _done(request, visit_id: int) -> HttpResponse:
-    """After a successful complete, close or notes: the dashboard's card goes; the visit page reloads."""
-    if _on_detail_page(request):
-        if request.htmx:
-            return HttpResponseClientRefresh()
-        return redirect("visits:detail", visit_id)
-    return _changed()
+    """After a successful complete, close or notes: the dashboard's card goes; the visit page reloads
+    (without htmx, a plain form post, the page it came from comes back)."""
+    if not request.htmx:
+        return (
+            redirect("visits:detail", visit_id) if _on_detail_page(request) else redirect("visits:dashboard")
+        )
+    return HttpResponseClientRefresh() if _on_detail_page(request) else _changed()
 
 
 def _card_after_error(request, visit_id: int, *, form_name: str, error: str = "") -> HttpResponse:
@@ -403,7 +404,7 @@ def notes_dismiss(request, visit_id: int):
     # Nothing of theirs to dismiss: the card goes either way.
     with contextlib.suppress(NotAllowed, NotFound):
         services.note_draft_dismiss(account=request.user.account, actor=request.user, visit_id=visit_id)
-    return _changed()
+    return _done(request, visit_id)
 
 
 def _detail_actions(user, visit, *, data=None, error: str = "", form_name: str = "") -> dict:

@@ -383,3 +383,12 @@ def test_a_visit_completed_without_notes_can_get_them_later_from_its_page(dr_lee
     again = dr_lee.post(url, {"notes": "Other words"}, **HTMX)
     assert again["HX-Refresh"] == "true"
     assert Visit.objects.get(pk=visit.pk).notes == "<p>Forgot: allergy to latex</p>"
+
+
+def test_without_htmx_finishing_comes_back_to_the_dashboard(dr_lee, room, provider, member):
+    visit = taken(room, provider, member=member)
+    services.visit_close(
+        account=room.account, actor=member.user, visit_id=visit.pk, reason="patient_end_call"
+    )
+    dismissed = dr_lee.post(reverse("visits:notes-dismiss", args=[visit.pk]))
+    assert (dismissed.status_code, dismissed["Location"]) == (302, DASHBOARD)
