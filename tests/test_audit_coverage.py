@@ -100,6 +100,7 @@ NO_PATIENT_DATA = {
     "webhooks:endpoint-active": "turns an endpoint on or off",
     "webhooks:endpoint-delete": "removes an endpoint",
     "webhooks:delivery-resend": "sends a delivery again; answers its status",
+    "visits:notes-dismiss": 'hides the provider\'s own "Patient left" card; answers nothing',
 }
 
 # Django's admin site: the patient-data models' pages are audited (clinic.admin.AuditedAdmin); the rest is
@@ -364,6 +365,21 @@ PATIENT_DATA = {
     "visits:today": [page("provider", "get", "/dashboard/today/", [PAT], htmx=True)],
     "visits:detail": [page("provider", "get", lambda w: f"/dashboard/visits/{w.current.pk}/", [PAT])],
     "visits:accept": [page("provider", "post", "/dashboard/accept/", [SAM], lambda w: {"id": w.queued.pk})],
+    "visits:notes-draft": [
+        page(
+            "provider", "post", lambda w: f"/dashboard/visits/{w.current.pk}/draft/", [PAT], {"notes": "Rash"}
+        )
+    ],
+    "visits:notes-add": [
+        page(
+            "provider",
+            "post",
+            lambda w: f"/dashboard/visits/{w.done.pk}/notes/",
+            [PAT],
+            {"notes": "Healing"},
+            htmx=True,
+        )
+    ],
     "visits:complete": [
         page(
             "provider",

@@ -1,11 +1,16 @@
-"""The provider dashboard's forms: finishing a visit in progress."""
+"""The provider dashboard's forms: finishing a visit in progress, and notes on one that ended."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.urls import reverse
 
-from visits.models import PROVIDER_CLOSE_REASONS, CloseReason
+from visits.models import PROVIDER_CLOSE_REASONS, CloseReason, NoteDraft
+
+NOTES_HELP = (
+    "Saved as you type. Blank lines start paragraphs; bold, italic, underline and lists are kept as "
+    "simple html."
+)
 
 
 def _htmx_helper(*, url: str, target: str, button: Submit) -> FormHelper:
@@ -16,21 +21,88 @@ def _htmx_helper(*, url: str, target: str, button: Submit) -> FormHelper:
     return helper
 
 
-class VisitCompleteForm(forms.Form):
-    notes = forms.CharField(
-        required=False,
-        # hx-preserve: the notes being typed survive the section reloading after another action.
-        widget=forms.Textarea(attrs={"rows": 3, "hx-preserve": "true"}),
-        help_text="Kept as simple html: bold, italic, underline, paragraphs and lists.",
+def _action(name: str, visit_id: int, page: str) -> str:
+    # The visit page's forms say so: their answer is that page's, not a dashboard card.
+    url = reverse(name, args=[visit_id])
+    return f"{url}?page=detail" if page == "detail" else url
+
+
+def _target(visit_id: int, page: str) -> str:
+    return "#visit-actions" if page == "detail" else f"#in-progress-{visit_id}"
+
+
+def _notes_field(*, required: bool) -> forms.CharField:
+    return forms.CharField(
+        required=required,
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "notes-input"}),
+        help_text=NOTES_HELP,
+        error_messages={"required": "Write the notes before saving them."},
     )
 
-    def __init__(self, *args, visit_id: int, **kwargs):
+
+def _notes_draft_attrs(form: forms.Form, *, visit_id: int, draft: NoteDraft | None, saved: str) -> None:
+    """The notes textarea saves itself as a draft (static/js/notes.js). One id per visit on a page, and
+    hx-preserve: a card reloading (or turning into "Patient left") keeps what is being typed."""
+    widget = form.fields["notes"].widget
+    widget.attrs.update(
+        {
+            "id": f"notes-{visit_id}",
+            "hx-preserve": "true",
+            "data-draft-url": reverse("visits:notes-draft", args=[visit_id]),
+            "data-draft-revision": str(draft.revision if draft else 0),
+            "data-draft-visit": str(visit_id),
+            # When the draft shown was saved, in the provider's time ("Draft saved 10:42").
+            "data-draft-saved": saved,
+        }
+    )
+    if draft is not None and not form.is_bound and not form.initial.get("notes"):
+        form.initial["notes"] = draft.text
+
+
+class VisitCompleteForm(forms.Form):
+    notes = _notes_field(required=False)
+
+    def __init__(
+        self,
+        *args,
+        visit_id: int,
+        draft: NoteDraft | None = None,
+        draft_saved: str = "",
+        page: str = "dashboard",
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.auto_id = f"id_complete_{visit_id}_%s"
+        _notes_draft_attrs(self, visit_id=visit_id, draft=draft, saved=draft_saved)
         self.helper = _htmx_helper(
-            url=reverse("visits:complete", args=[visit_id]),
-            target=f"#in-progress-{visit_id}",
+            url=_action("visits:complete", visit_id, page),
+            target=_target(visit_id, page),
             button=Submit("complete", "Complete", css_class="btn-success btn-sm"),
+        )
+
+
+class VisitNotesForm(forms.Form):
+    """Notes on a visit that ended before the provider completed it (the patient left)."""
+
+    notes = _notes_field(required=True)
+
+    def __init__(
+        self,
+        *args,
+        visit_id: int,
+        draft: NoteDraft | None = None,
+        draft_saved: str = "",
+        page: str = "dashboard",
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.auto_id = f"id_notes_{visit_id}_%s"
+        _notes_draft_attrs(self, visit_id=visit_id, draft=draft, saved=draft_saved)
+        self.helper = _htmx_helper(
+            url=_action("visits:notes-add", visit_id, page),
+            target=_target(visit_id, page),
+            button=Submit("save_notes", "Save notes", css_class="btn-sm"),
         )
 
 
@@ -53,11 +125,11 @@ class VisitCloseForm(forms.Form):
             self.add_error("note", "Say why, in a few words.")
         return data
 
-    def __init__(self, *args, visit_id: int, **kwargs):
+    def __init__(self, *args, visit_id: int, page: str = "dashboard", **kwargs):
         super().__init__(*args, **kwargs)
         self.auto_id = f"id_close_{visit_id}_%s"
         self.helper = _htmx_helper(
-            url=reverse("visits:close", args=[visit_id]),
-            target=f"#in-progress-{visit_id}",
+            url=_action("visits:close", visit_id, page),
+            target=_target(visit_id, page),
             button=Submit("close", "Close visit", css_class="btn-outline-danger btn-sm"),
         )

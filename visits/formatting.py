@@ -21,3 +21,28 @@ def format_duration(value: dt.timedelta | None) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {seconds:02d} s"
+
+
+def age_words(dob: dt.date | None, today: dt.date) -> str:
+    """A patient's age as staff say it: in years, in months under two (a 7-year-old is not an adult, a
+    baby of 5 months not "0")."""
+    if dob is None:
+        return ""
+    months = (today.year - dob.year) * 12 + today.month - dob.month - (today.day < dob.day)
+    if months < 0:
+        return ""
+    if months < 24:
+        return f"{months} month{'s' if months != 1 else ''}"
+    return f"{months // 12} years"
+
+
+def patient_facts(member, today: dt.date) -> list[str]:
+    """What tells two patients of one name apart on a card or a visit page: born, age, sex."""
+    if member is None:
+        return []
+    facts = []
+    if member.dob:
+        facts += [f"Born {member.dob.day} {member.dob:%b %Y}", age_words(member.dob, today)]
+    if member.gender:
+        facts.append(member.get_gender_display())
+    return [fact for fact in facts if fact]

@@ -26,6 +26,8 @@ from webhooks.selectors import webhook_listeners
 from webhooks.services import WebhookEvent, webhook_events_record
 
 ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
+# The reason of the timeline row written when notes are added to a visit that had ended.
+NOTES_ADDED = "notes added"
 
 # Sent inside the transaction, after a transition moved an appointment (its status, or its provider when a
 # provider takes it): `provider_ids` are the providers whose held time may have changed; `visit` (as it was
@@ -126,6 +128,23 @@ def transition_record(
         )
 
 
+def notes_added_record(*, visit: Visit, actor, at: dt.datetime) -> VisitEvent:
+    """Notes written on a visit that had already ended (the patient left first): a row of its timeline
+    with who and when, not a status change. The PDF summaries that show them (the visit's, and the
+    appointment's it started) are rendered again; listening webhooks get `visit.note.signed_and_sent`."""
+    event = VisitEvent.objects.create(
+        visit_id=visit.pk,
+        from_status=visit.status,
+        to_status=visit.status,
+        actor=actor,
+        reason=NOTES_ADDED,
+        created=at,
+    )
+    summaries = [visit.appointment_id, visit.pk] if visit.appointment_id else [visit.pk]
+    _announce(ended_visit_ids=summaries, events=[event])
+    return event
+
+
 def transitions_record_bulk(
     *, visit_ids: list[int], from_status: int, to_status: int, reason: str, at: dt.datetime
 ) -> None:
@@ -214,6 +233,7 @@ def _webhooks_record(events: Sequence[VisitEvent]) -> None:
     """One outbox row per event and endpoint, in one insert. The visits are read (once, together) only
     when an endpoint listens: without one this costs a read of the endpoints table."""
     kinds = {event.visit_id: _webhook_kind(event) for event in events}
+    noted = {event.visit_id for event in events if event.reason == NOTES_ADDED}
     listening = webhook_listeners(event_types={*kinds.values(), EventType.VISIT_NOTE_SIGNED_AND_SENT})
     accounts = set().union(*listening.values())
     if not accounts:
@@ -222,7 +242,8 @@ def _webhooks_record(events: Sequence[VisitEvent]) -> None:
     for visit in Visit.objects.with_related().filter(pk__in=kinds, account_id__in=accounts).order_by("pk"):
         kind = kinds[visit.pk]
         types = [kind]
-        if kind == EventType.VISIT_ENDED and visit.status == VisitStatus.COMPLETED and visit.notes:
+        completed = kind == EventType.VISIT_ENDED and visit.status == VisitStatus.COMPLETED
+        if visit.notes and (completed or visit.pk in noted):
             types.append(EventType.VISIT_NOTE_SIGNED_AND_SENT)
         data = None
         for event_type in types:

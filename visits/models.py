@@ -316,6 +316,49 @@ class VisitEvent(models.Model):
     def to_status_words(self) -> str:
         return status_words(self.to_status)
 
+    @property
+    def reason_words(self) -> str:
+        """Why, as staff read it: a close reason's words ("Patient ended the call"), never its code, and
+        nothing where the reason only repeats the new status (no "Completed completed")."""
+        if self.reason in CloseReason.values:
+            return CloseReason(self.reason).label
+        if self.reason.casefold() in (self.to_status_words.casefold(), "created"):
+            return ""
+        return self.reason.replace("_", " ")
+
+
+class NoteDraft(models.Model):
+    """The notes a provider is typing for a visit, saved as they type, so that a reload, a lost connection
+    or the patient leaving loses nothing. One per visit and provider; removed once the notes are saved on
+    the visit. `left`: the visit ended while the provider was on it (the patient, an admin or the system
+    closed it): their dashboard keeps a "Patient left" card until the notes are saved or the card is
+    dismissed (`dismissed`; the draft itself is kept)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="note_drafts")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="note_drafts")
+    text = models.TextField(blank=True)
+    # Counts the saves: a browser holding an older revision knows its copy is not the newest.
+    revision = models.PositiveIntegerField(default=0)
+    saved = models.DateTimeField(null=True, blank=True)
+    left = models.DateTimeField(null=True, blank=True)
+    dismissed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "provider"], name="note_draft_one_per_visit_provider")
+        ]
+        indexes = [
+            # The dashboard's read of a provider's open "Patient left" cards, on every in-progress poll.
+            models.Index(
+                fields=["provider"],
+                condition=Q(left__isnull=False, dismissed__isnull=True),
+                name="note_draft_left_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notes draft of visit {self.visit_id} by provider {self.provider_id}"
+
 
 def attachment_upload_to(instance, filename):
     # Never the client's name: a random one, grouped by account.

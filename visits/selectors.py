@@ -16,6 +16,7 @@ from visits.models import (
     Attachment,
     CloseReason,
     Intake,
+    NoteDraft,
     SummaryDownload,
     Visit,
     VisitEvent,
@@ -246,48 +247,91 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
     return pages
 
 
-def _provider_in_progress(*, provider: Provider) -> QuerySet[Visit]:
-    return Visit.objects.for_account(provider.account_id).filter(
-        provider=provider, status=VisitStatus.IN_PROGRESS, type__in=QUEUE_TYPES
+def _provider_cards(*, provider: Provider) -> QuerySet[Visit]:
+    """The visits of the provider's "In progress" section: the walk-ins and e-consults (an appointment's
+    session among them) they hold, and those that ended under them still waiting for their notes."""
+    left = NoteDraft.objects.filter(provider=provider, left__isnull=False, dismissed__isnull=True)
+    return (
+        Visit.objects.for_account(provider.account_id)
+        .filter(provider=provider, type__in=QUEUE_TYPES)
+        .filter(Q(status=VisitStatus.IN_PROGRESS) | Q(pk__in=left.values("visit_id")))
     )
 
 
-def provider_in_progress(*, provider: Provider) -> list[Visit]:
-    """The walk-ins and e-consults the provider has taken and not yet finished."""
-    return list(
-        _provider_in_progress(provider=provider)
-        .select_related("member", "intake", "room", "account")
+@dataclass
+class ProviderCards:
+    in_progress: list[Visit]
+    # Ended while the provider was on them: "Patient left: finish your notes".
+    left: list[Visit]
+    # The provider's drafts of these visits' notes, by visit id.
+    drafts: dict[int, NoteDraft]
+
+
+def provider_cards(*, provider: Provider) -> ProviderCards:
+    """What the provider is on: visits in progress oldest first, then the patients who left before their
+    notes were saved, most recent first. Two queries."""
+    visits = list(
+        _provider_cards(provider=provider)
+        .select_related("member", "intake", "room", "account", "appointment")
         .order_by("actual_start", "id")
+    )
+    drafts = {d.visit_id: d for d in NoteDraft.objects.filter(provider=provider, visit__in=visits)}
+    left = [v for v in visits if v.status != VisitStatus.IN_PROGRESS]
+    left.sort(key=lambda v: drafts[v.pk].left, reverse=True)
+    return ProviderCards(
+        in_progress=[v for v in visits if v.status == VisitStatus.IN_PROGRESS], left=left, drafts=drafts
     )
 
 
 def provider_in_progress_version(*, provider: Provider) -> str:
-    """Changes whenever a visit joins or leaves the provider's "In progress", or one of them changes."""
-    agg = _provider_in_progress(provider=provider).aggregate(
-        n=Count("id"), id_sum=Sum("id"), last_modified=Max("modified")
+    """Changes whenever a visit joins or leaves the provider's "In progress" (a "Patient left" card
+    dismissed or finished included), or one of them changes."""
+    agg = _provider_cards(provider=provider).aggregate(
+        n=Count("id"),
+        running=Count("id", filter=Q(status=VisitStatus.IN_PROGRESS)),
+        id_sum=Sum("id"),
+        last_modified=Max("modified"),
     )
-    raw = f"{agg['n']}.{agg['id_sum'] or 0}.{agg['last_modified'] or ''}"
+    raw = f"{agg['n']}.{agg['running']}.{agg['id_sum'] or 0}.{agg['last_modified'] or ''}"
     return hashlib.blake2s(raw.encode(), digest_size=8).hexdigest()
 
 
+def note_draft_of(*, visit: Visit, provider: Provider) -> NoteDraft | None:
+    return NoteDraft.objects.filter(visit=visit, provider=provider).first()
+
+
 def provider_visits_today(*, provider: Provider, now: dt.datetime) -> list[Visit]:
-    """The provider's visits that started (or are scheduled) today in the provider's time zone."""
+    """The provider's visits that started (or are scheduled) today in the provider's time zone, an
+    appointment once: once the patient started it, as its latest session (the visit where notes are
+    written), which carries the appointment (`appointment`, its booked time)."""
     zone = zoneinfo.ZoneInfo(provider.time_zone)
     local_midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     # Midnight to midnight in local time: 23 or 25 hours on DST days.
     day_start = local_midnight.astimezone(dt.UTC)
     next_day = (local_midnight + dt.timedelta(days=1)).replace(tzinfo=None)
     day_end = next_day.replace(tzinfo=zone).astimezone(dt.UTC)
-    return list(
+    visits = list(
         Visit.objects.for_account(provider.account_id)
         .filter(provider=provider)
         .filter(
             Q(actual_start__gte=day_start, actual_start__lt=day_end)
             | Q(actual_start__isnull=True, start__gte=day_start, start__lt=day_end)
         )
-        .select_related("member", "room")
+        .select_related("member", "room", "appointment")
         .order_by(Coalesce("actual_start", "start", "created"), "id")
     )
+    # Ordered by start: the last session of an appointment seen is its latest.
+    latest_session = {v.appointment_id: v for v in visits if v.appointment_id}
+    listed = {v.pk for v in visits}
+    one_each = []
+    for visit in visits:
+        if visit.pk in latest_session:
+            one_each.append(latest_session[visit.pk])  # in the appointment's place
+        elif visit.appointment_id is None:
+            one_each.append(visit)
+        elif visit.appointment_id not in listed and latest_session[visit.appointment_id] is visit:
+            one_each.append(visit)  # its appointment was booked for another day
+    return one_each
 
 
 def visit_events(*, visit: Visit) -> list[VisitEvent]:

@@ -13,15 +13,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic import audit
-from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from clinic.models import US_STATE_CODES, Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
 from clinic.services import phone_normalise
 from visits.attachments import attachments_attach
-from visits.html import sanitise_html
+from visits.html import notes_clean
 from visits.lifecycle import (
     ENDED_STATUSES,
     event_record,
+    notes_added_record,
     transition_record,
     transitions_record_bulk,
     visit_create,
@@ -36,6 +37,7 @@ from visits.models import (
     CloseReason,
     Intake,
     IntakeAddendum,
+    NoteDraft,
     Priority,
     Visit,
     VisitStatus,
@@ -43,6 +45,9 @@ from visits.models import (
 )
 from visits.selectors import intake_get, intakes_visible_to, is_staff_user, visit_get
 from visits.summaries.services import summaries_request_background
+
+# The API's limit on notes (VisitCompleteIn), for the pages' drafts and notes too.
+NOTES_MAX_LENGTH = 50_000
 
 # Field names of the contract; anything else a client sends to /intakes is a custom field.
 INTAKE_FIELDS = frozenset(
@@ -469,17 +474,17 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
         .update(status=VisitStatus.IN_PROGRESS, provider=provider, actual_start=now, modified=now)
     )
     if not won:
+        # The caller sees this visit (visit_get above): naming its patient tells them nothing new.
         current = visit_refetch(visit.pk)
+        name = patient_name(current)
         if current.status == VisitStatus.IN_PROGRESS and current.provider:
             who = "you" if current.provider_id == provider.pk else current.provider.display_name
-            raise Conflict(f"Already taken by {who}.", errors={"id": [f"Already taken by {who}."]})
+            message = f"{name} was already taken by {who}."
+            raise Conflict(message, errors={"id": [message]})
         if current.status == VisitStatus.WAITING:
-            raise Conflict(
-                "This patient is waiting for another provider.", errors={"id": ["Not in your queue."]}
-            )
-        raise Conflict(
-            f"The visit is {current.status_name}.", errors={"id": [f"The visit is {current.status_name}."]}
-        )
+            raise Conflict(f"{name} is waiting for another provider.", errors={"id": ["Not in your queue."]})
+        message = f"{name} is no longer waiting: {visit_end_words(current)}."
+        raise Conflict(message, errors={"id": [message]})
     transition_record(
         visit=visit,
         from_status=VisitStatus.WAITING,
@@ -492,17 +497,37 @@ def visit_accept(*, account: Account, actor: User, visit_id) -> Visit:
     return visit_refetch(visit.pk)
 
 
+def patient_name(visit: Visit) -> str:
+    """The patient as messages name them, for callers who may see the visit."""
+    return visit.member.full_name if visit.member_id else "The patient"
+
+
+def visit_end_words(visit: Visit) -> str:
+    """How a visit that is not waiting or in progress ended, in words ("patient ended the call")."""
+    if visit.status == VisitStatus.COMPLETED:
+        return "the visit was completed"
+    if visit.close_reason:
+        return CloseReason(visit.close_reason).label.lower()
+    return f"the visit is {visit.status_words}"
+
+
 @transaction.atomic
 def visit_complete(*, account: Account, actor: User, visit_id, notes: str = "") -> Visit:
-    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    seen = visit_get(account=account, user=actor, visit_id=visit_id)
+    visit = visit_lock(seen)
     if not actor.is_provider or visit.provider_id != actor.provider.pk:
         raise NotAllowed("Only the visit's provider completes it.")
     if visit.status != VisitStatus.IN_PROGRESS:
-        raise Conflict(f"Only a visit in progress can be completed; this one is {visit.status_name}.")
+        raise Conflict(
+            f"{patient_name(seen)}'s visit cannot be completed: {visit_end_words(visit)}.",
+            errors={"id": ["Not in progress."]},
+        )
     now = timezone.now()
     Visit.objects.filter(pk=visit.pk).update(
-        status=VisitStatus.COMPLETED, actual_end=now, notes=sanitise_html(notes), modified=now
+        status=VisitStatus.COMPLETED, actual_end=now, notes=notes_clean(notes), modified=now
     )
+    # The notes are on the visit now: the drafts of them have served.
+    NoteDraft.objects.filter(visit=visit).delete()
     transition_record(
         visit=visit,
         from_status=VisitStatus.IN_PROGRESS,
@@ -609,8 +634,15 @@ def _close_locked(*, visit: Visit, actor: User | None, reason: str, note: str = 
         "closed_by": actor,
         "modified": now,
     }
+    appointment_changes = None
     if visit.status == VisitStatus.IN_PROGRESS:
         changes["actual_end"] = now
+        # A session in progress that ends ends its appointment too (it happened, and stopped): left
+        # in progress, the appointment would stay on the provider's day as running for ever.
+        appointment_changes = {key: changes[key] for key in ("close_reason", "close_note", "closed_by")}
+        appointment_changes["actual_end"] = now
+        if visit.provider_id and not (actor and actor.is_provider and actor.provider.pk == visit.provider_id):
+            _notes_left_mark(visit=visit, at=now)
     Visit.objects.filter(pk=visit.pk).update(**changes)
     transition_record(
         visit=visit,
@@ -619,6 +651,7 @@ def _close_locked(*, visit: Visit, actor: User | None, reason: str, note: str = 
         actor=actor,
         reason=reason,
         at=now,
+        appointment_changes=appointment_changes,
     )
     return visit_refetch(visit.pk), True
 
@@ -629,6 +662,112 @@ def visit_force_cancel(*, account: Account, actor: User, visit_id) -> tuple[Visi
         raise NotAllowed("Only a clinic admin may force-cancel a visit.")
     visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
     return _close_locked(visit=visit, actor=actor, reason=CloseReason.FORCE_CANCELLED)
+
+
+# --- notes: drafts, and notes on a visit that ended -------------------------------------------------------
+
+
+def _notes_left_mark(*, visit: Visit, at: dt.datetime) -> None:
+    """The visit ended while its provider was on it, by someone else: their dashboard keeps it as
+    "Patient left: finish your notes" (with whatever draft they had typed)."""
+    NoteDraft.objects.update_or_create(
+        visit_id=visit.pk, provider_id=visit.provider_id, defaults={"left": at, "dismissed": None}
+    )
+
+
+def _notes_refusal(*, provider: Provider | None, visit: Visit) -> ServiceError | None:
+    """Why `provider` may not write `visit`'s notes now, or None. The provider holding it writes them while
+    it is in progress, and after it ended (the patient left first) until notes are saved on it: from then
+    on they are part of the record."""
+    name = patient_name(visit)
+    if provider is None or visit.provider_id != provider.pk:
+        return NotAllowed(f"Only the provider of {name}'s visit writes its notes.")
+    if visit.status == VisitStatus.WAITING:
+        return Conflict(f"{name}'s visit has not started.", errors={"notes": ["The visit has not started."]})
+    if visit.status == VisitStatus.IN_PROGRESS:
+        return None
+    if visit.notes:
+        return Conflict(f"Notes were already saved on {name}'s visit.", errors={"notes": ["Already saved."]})
+    if visit.actual_start is None and visit.status != VisitStatus.COMPLETED:
+        return Conflict(
+            f"{name}'s visit never started: there is nothing to write notes about.",
+            errors={"notes": ["The visit never started."]},
+        )
+    return None
+
+
+def visit_notes_open(*, provider: Provider | None, visit: Visit) -> bool:
+    """Whether `provider` may write `visit`'s notes now (a draft, or the notes themselves)."""
+    return _notes_refusal(provider=provider, visit=visit) is None
+
+
+def _notes_writer(*, actor: User, visit: Visit) -> Provider:
+    provider = actor.provider if actor.is_provider else None
+    if (refusal := _notes_refusal(provider=provider, visit=visit)) is not None:
+        raise refusal
+    return provider
+
+
+@transaction.atomic
+def note_draft_save(*, account: Account, actor: User, visit_id, text: str) -> NoteDraft:
+    """Keep what the provider has typed so far (sent by the page about a second after they stop typing).
+    The visit's row is locked first, so a draft arriving as the visit is completed is refused rather than
+    written after its notes."""
+    # As the textarea holds it: a form's body sends its newlines as CRLF.
+    text = text.replace("\r\n", "\n")
+    if len(text) > NOTES_MAX_LENGTH:
+        raise InvalidInput.field("notes", f"At most {NOTES_MAX_LENGTH:,} characters.")
+    seen = visit_get(account=account, user=actor, visit_id=visit_id)
+    visit = visit_lock(seen)
+    visit.member = seen.member
+    provider = _notes_writer(actor=actor, visit=visit)
+    draft, _ = NoteDraft.objects.get_or_create(visit_id=visit.pk, provider=provider)
+    if draft.text != text or draft.saved is None:
+        draft.text, draft.saved, draft.revision = text, timezone.now(), draft.revision + 1
+        draft.save(update_fields=["text", "saved", "revision"])
+    return draft
+
+
+@transaction.atomic
+def note_draft_dismiss(*, account: Account, actor: User, visit_id) -> None:
+    """Take a "Patient left" card off the provider's dashboard. The draft is kept: the notes can still be
+    finished from the visit's page."""
+    visit = visit_get(account=account, user=actor, visit_id=visit_id)
+    if not actor.is_provider:
+        raise NotAllowed("Only providers keep notes cards.")
+    NoteDraft.objects.filter(visit=visit, provider=actor.provider, left__isnull=False).update(
+        dismissed=timezone.now()
+    )
+
+
+@transaction.atomic
+def visit_notes_add(*, account: Account, actor: User, visit_id, notes: str) -> Visit:
+    """Save the provider's notes on their visit that ended before they could complete it (the patient
+    left, an admin or the system closed it). Recorded in its timeline with who and when; its PDF summary
+    is rendered again with them."""
+    seen = visit_get(account=account, user=actor, visit_id=visit_id)
+    visit = visit_lock(seen)
+    visit.member = seen.member
+    _notes_writer(actor=actor, visit=visit)
+    if visit.status == VisitStatus.IN_PROGRESS:
+        raise Conflict(
+            f"{patient_name(seen)}'s visit is still in progress: complete it with the notes.",
+            errors={"notes": ["The visit is in progress."]},
+        )
+    if len(notes) > NOTES_MAX_LENGTH:
+        raise InvalidInput.field("notes", f"At most {NOTES_MAX_LENGTH:,} characters.")
+    cleaned = notes_clean(notes)
+    if not cleaned:
+        raise InvalidInput.field("notes", "Write the notes before saving them.")
+    now = timezone.now()
+    Visit.objects.filter(pk=visit.pk).update(notes=cleaned, modified=now)
+    if visit.appointment_id:
+        # The appointment's summary shows its session's notes: it is out of date too.
+        Visit.objects.filter(pk=visit.appointment_id).update(modified=now)
+    NoteDraft.objects.filter(visit=visit).delete()
+    visit.notes = cleaned
+    notes_added_record(visit=visit, actor=actor, at=now)
+    return visit_refetch(visit.pk)
 
 
 # --- max waiting time ------------------------------------------------------------------------------------

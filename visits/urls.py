@@ -36,6 +36,9 @@ urlpatterns += [
     path("dashboard/accept/", views.accept, name="accept"),
     path("dashboard/visits/<int:visit_id>/complete/", views.complete, name="complete"),
     path("dashboard/visits/<int:visit_id>/close/", views.close, name="close"),
+    path("dashboard/visits/<int:visit_id>/draft/", views.notes_draft, name="notes-draft"),
+    path("dashboard/visits/<int:visit_id>/notes/", views.notes_add, name="notes-add"),
+    path("dashboard/visits/<int:visit_id>/notes/dismiss/", views.notes_dismiss, name="notes-dismiss"),
 ]
 
 # The clinic admin's visits page, PDF summaries and bulk exports ("admin/" is Django's admin site).

@@ -1,31 +1,40 @@
 """The provider dashboard: live queues, accepting and finishing visits, and the visit page."""
 
+import contextlib
+import zoneinfo
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
 from clinic import audit
 from clinic.decorators import htmx_login_required
-from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from push import streams
 from visits import selectors, services
-from visits.dashboard_forms import VisitCloseForm, VisitCompleteForm
+from visits.dashboard_forms import VisitCloseForm, VisitCompleteForm, VisitNotesForm
+from visits.formatting import patient_facts
 from visits.html import sanitise_html
-from visits.models import Priority, VisitType
+from visits.models import Priority, VisitStatus, VisitType
 
 DASHBOARD = "visits/dashboard.html"
 # Sent after the provider's own accept/complete/close: the queues and "In progress" reload.
 VISITS_CHANGED = "visits-changed"
 IN_PROGRESS_CHANGED = "in-progress-changed"
+# Draft saves arrive about once a second while a provider types. Each is a change of patient data, but
+# one audit row per keystroke pause would bury the trail (and cost an insert per save): a provider's
+# drafts of one visit are recorded once per this many seconds, the first save always. The trail then
+# says who wrote notes on whose visit and when to within minutes; the draft row holds the text.
+DRAFT_AUDIT_SECONDS = 300
 
 
 def provider_required(view):
@@ -93,23 +102,63 @@ def _queues_context(request, state: selectors.QueueState) -> dict:
     }
 
 
-def _card(visit, *, data=None, error: str = "", form_name: str = "") -> dict:
-    return {
+def _card(
+    visit, *, provider, draft=None, data=None, error: str = "", form_name: str = "", page: str = "dashboard"
+) -> dict:
+    """A visit the provider is on, as a dashboard card or the visit page's actions: in progress (complete,
+    close), or ended before its notes were saved (save them, or dismiss the card). The notes textarea
+    holds the provider's draft."""
+    zone = zoneinfo.ZoneInfo(provider.time_zone)
+    notes = {
+        "visit_id": visit.pk,
+        "draft": draft,
+        "draft_saved": f"{timezone.localtime(draft.saved, zone):%H:%M}" if draft and draft.saved else "",
+        "page": page,
+    }
+    card = {
         "visit": visit,
-        "complete_form": VisitCompleteForm(data if form_name == "complete" else None, visit_id=visit.pk),
-        "close_form": VisitCloseForm(data if form_name == "close" else None, visit_id=visit.pk),
+        "left": visit.status != VisitStatus.IN_PROGRESS,
+        "facts": patient_facts(visit.member, timezone.localdate(timezone=zone)),
         "call_url": visit.meeting_link("provider"),
         "error": error,
     }
+    if card["left"]:
+        card["ended"] = services.visit_end_words(visit)
+        # A visit completed without notes may get them later too; only a closed one was left.
+        card["title"] = (
+            "Patient left: finish your notes" if visit.status == VisitStatus.CANCELLED else "Add your notes"
+        )
+        if services.visit_notes_open(provider=provider, visit=visit):
+            # Completing a visit the patient had just left: the notes sent are kept in the form.
+            typed = {"notes": data.get("notes", "")} if data and form_name == "complete" else None
+            card["notes_form"] = VisitNotesForm(
+                data if form_name == "notes" else None, initial=typed, **notes
+            )
+    else:
+        card["complete_form"] = VisitCompleteForm(data if form_name == "complete" else None, **notes)
+        card["close_form"] = VisitCloseForm(
+            data if form_name == "close" else None, visit_id=visit.pk, page=page
+        )
+    return card
 
 
 def _in_progress_context(provider, version: str) -> dict:
+    found = selectors.provider_cards(provider=provider)
     return {
         "in_progress_version": version,
-        "cards": [_card(visit) for visit in selectors.provider_in_progress(provider=provider)],
+        "cards": [
+            _card(visit, provider=provider, draft=found.drafts.get(visit.pk)) for visit in found.in_progress
+        ],
+        "left_cards": [
+            _card(visit, provider=provider, draft=found.drafts.get(visit.pk)) for visit in found.left
+        ],
         # Changes made elsewhere (the patient left, another device) are rarer than queue changes.
         "in_progress_refresh_seconds": settings.QUEUE_REFRESH_SECONDS * 5,
     }
+
+
+def _card_visits(context: dict) -> list:
+    return [card["visit"] for card in (*context["cards"], *context["left_cards"])]
 
 
 def _today_context(provider) -> dict:
@@ -140,7 +189,7 @@ def dashboard(request):
         [
             *context["walkins"],
             *context["econsults"],
-            *(card["visit"] for card in context["cards"]),
+            *_card_visits(context),
             *context["today"],
         ],
     )
@@ -189,7 +238,7 @@ def in_progress(request):
     if request.GET.get("v") == version:
         return HttpResponse(status=204)
     context = _in_progress_context(provider, version)
-    audit.audit_record_many(request, audit.Action.LIST, [card["visit"] for card in context["cards"]])
+    audit.audit_record_many(request, audit.Action.LIST, _card_visits(context))
     response = _render(request, f"{DASHBOARD}#in_progress", context)
     return trigger_client_event(response, IN_PROGRESS_CHANGED)
 
@@ -221,17 +270,48 @@ def accept(request):
     return _changed()
 
 
+def _on_detail_page(request) -> bool:
+    return request.GET.get("page") == "detail"
+
+
+def _done(request, visit_id: int) -> HttpResponse:
+    """After a successful complete, close or notes: the dashboard's card goes; the visit page reloads
+    (without htmx, a plain form post, the page it came from comes back)."""
+    if not request.htmx:
+        return (
+            redirect("visits:detail", visit_id) if _on_detail_page(request) else redirect("visits:dashboard")
+        )
+    return HttpResponseClientRefresh() if _on_detail_page(request) else _changed()
+
+
 def _card_after_error(request, visit_id: int, *, form_name: str, error: str = "") -> HttpResponse:
+    user = request.user
     try:
-        visit = selectors.visit_get(account=request.user.account, user=request.user, visit_id=visit_id)
+        visit = selectors.visit_get(account=user.account, user=user, visit_id=visit_id)
     except NotFound:
         return _changed()
     audit.audit_record(request, audit.Action.READ, visit)
-    return _render(
-        request,
-        f"{DASHBOARD}#in_progress_card",
-        {"card": _card(visit, data=request.POST, error=error, form_name=form_name)},
+    if _on_detail_page(request):
+        actions = _detail_actions(user, visit, data=request.POST, error=error, form_name=form_name)
+        if actions["actions"] is None:
+            return HttpResponseClientRefresh()  # nothing left to do here (finished elsewhere): show it
+        return _render(request, "visits/visit_detail.html#actions", actions)
+    card = _card(
+        visit,
+        provider=user.provider,
+        draft=selectors.note_draft_of(visit=visit, provider=user.provider),
+        data=request.POST,
+        error=error,
+        form_name=form_name,
     )
+    return _render(request, f"{DASHBOARD}#in_progress_card", {"card": card})
+
+
+def _error_words(exc: ServiceError) -> str:
+    """A service's refusal as a sentence (an InvalidInput's own sentence, not "field: problem")."""
+    if isinstance(exc, InvalidInput) and exc.errors:
+        return next(iter(exc.errors.values()))[0]
+    return str(exc)
 
 
 @require_POST
@@ -248,10 +328,11 @@ def complete(request, visit_id: int):
             notes=form.cleaned_data["notes"],
         )
     except (Conflict, NotAllowed, NotFound) as exc:
+        # The patient left first: the card turns into "Patient left" with the notes as typed.
         return _card_after_error(request, visit_id, form_name="complete", error=str(exc))
-    notes = ", with notes" if form.cleaned_data["notes"] else ""
+    notes = ", with notes" if visit.notes else ""
     audit.audit_record(request, audit.Action.UPDATE, visit, detail=f"completed{notes}")
-    return _changed()
+    return _done(request, visit.pk)
 
 
 @require_POST
@@ -274,7 +355,68 @@ def close(request, visit_id: int):
         audit.audit_record(
             request, audit.Action.UPDATE, visit, detail=f"closed: {form.cleaned_data['reason']}"
         )
-    return _changed()
+    return _done(request, visit.pk)
+
+
+@require_POST
+@provider_required
+def notes_draft(request, visit_id: int):
+    """The notes textarea's draft, saved as the provider types (static/js/notes.js): JSON, for a script."""
+    try:
+        draft = services.note_draft_save(
+            account=request.user.account,
+            actor=request.user,
+            visit_id=visit_id,
+            text=request.POST.get("notes", ""),
+        )
+    except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
+        return JsonResponse({"message": _error_words(exc)}, status=exc.status_code)
+    if cache.add(f"audit:draft:{request.user.pk}:{draft.visit_id}", True, timeout=DRAFT_AUDIT_SECONDS):
+        audit.audit_record(request, audit.Action.UPDATE, draft.visit, detail="notes draft saved")
+    saved = timezone.localtime(draft.saved, zoneinfo.ZoneInfo(request.user.provider.time_zone))
+    return JsonResponse({"revision": draft.revision, "saved": f"{saved:%H:%M}"})
+
+
+@require_POST
+@provider_required
+def notes_add(request, visit_id: int):
+    """Notes on the provider's visit that ended before they completed it (the patient left)."""
+    form = VisitNotesForm(request.POST, visit_id=visit_id)
+    if not form.is_valid():
+        return _card_after_error(request, visit_id, form_name="notes")
+    try:
+        visit = services.visit_notes_add(
+            account=request.user.account,
+            actor=request.user,
+            visit_id=visit_id,
+            notes=form.cleaned_data["notes"],
+        )
+    except (Conflict, InvalidInput, NotAllowed, NotFound) as exc:
+        return _card_after_error(request, visit_id, form_name="notes", error=_error_words(exc))
+    audit.audit_record(request, audit.Action.UPDATE, visit, detail="notes added")
+    return _done(request, visit.pk)
+
+
+@require_POST
+@provider_required
+def notes_dismiss(request, visit_id: int):
+    """Take a "Patient left" card off the dashboard (its draft stays, for the visit page)."""
+    # Nothing of theirs to dismiss: the card goes either way.
+    with contextlib.suppress(NotAllowed, NotFound):
+        services.note_draft_dismiss(account=request.user.account, actor=request.user, visit_id=visit_id)
+    return _done(request, visit_id)
+
+
+def _detail_actions(user, visit, *, data=None, error: str = "", form_name: str = "") -> dict:
+    """The visit page's Complete and Close (a visit the provider holds in progress), or its notes form
+    (their visit that ended before notes were saved): the dashboard card's forms and services."""
+    if not user.is_provider or not services.visit_notes_open(provider=user.provider, visit=visit):
+        return {"actions": None}
+    draft = selectors.note_draft_of(visit=visit, provider=user.provider)
+    card = _card(
+        visit, provider=user.provider, draft=draft, data=data, error=error, form_name=form_name, page="detail"
+    )
+    return {"actions": card, "visit": visit}
 
 
 @require_GET
@@ -293,6 +435,7 @@ def visit_detail(request, visit_id: int):
         "visit": visit,
         "events": selectors.visit_events(visit=visit),
         "clinical": clinical,
+        "facts": patient_facts(visit.member, timezone.localdate(timezone=zoneinfo.ZoneInfo(zone))),
         "addenda": list(visit.intake.addenda.select_related("author")) if visit.intake_id else [],
         # Stored sanitised; cleaned again here because this page marks it safe.
         "notes_html": mark_safe(sanitise_html(visit.notes)) if clinical else "",
@@ -301,6 +444,7 @@ def visit_detail(request, visit_id: int):
             for name, value in (visit.intake.custom if visit.intake else {}).items()
         ],
         "zone": zone,
+        **(_detail_actions(user, visit) if clinical else {"actions": None}),
     }
     with timezone.override(zone):
         return render(request, "visits/visit_detail.html", context)

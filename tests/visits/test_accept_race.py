@@ -49,4 +49,5 @@ def test_twenty_simultaneous_accepts_have_exactly_one_winner(account, room):
     assert (visit.status, visit.provider.user_id) == (VisitStatus.IN_PROGRESS, winner)
     assert VisitEvent.objects.filter(visit=visit, to_status=VisitStatus.IN_PROGRESS).count() == 1
     losers = {body["message"] for code, body in results if code == 409}
-    assert losers == {f"Already taken by {Visit.objects.get(pk=visit.pk).provider.display_name}."}
+    taken = Visit.objects.get(pk=visit.pk)
+    assert losers == {f"{taken.member.full_name} was already taken by {taken.provider.display_name}."}

@@ -96,7 +96,7 @@ def test_the_closed_patient_cannot_be_accepted_afterwards(account, room, provide
     visit = joined(room, T0, type=VisitType.ECONSULT)
     with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
         services.visits_close_overdue()
-    with pytest.raises(Conflict, match="cancelled"):
+    with pytest.raises(Conflict, match="no longer waiting: maximum waiting time reached"):
         services.visit_accept(account=account, actor=provider.user, visit_id=visit.pk)
 
 

@@ -245,13 +245,17 @@ def test_accept_takes_the_patient_and_tells_the_page_to_reload_its_sections(dr_l
 
 
 def test_the_late_provider_is_told_who_took_the_patient(client, room, provider, other_provider):
-    visit = waiting(room, type=VisitType.ECONSULT)
+    visit = waiting(
+        room,
+        type=VisitType.ECONSULT,
+        member=MemberFactory(account=room.account, first_name="Maria", last_name="Gonzalez"),
+    )
     services.visit_accept(account=room.account, actor=provider.user, visit_id=visit.pk)
     client.force_login(other_provider.user)
     response = client.post(ACCEPT, {"id": visit.pk}, **HTMX)
     html = response.content.decode()
     assert f'id="visit-{visit.pk}"' in html
-    assert "Already taken by Dr. Lee." in html
+    assert "Maria Gonzalez was already taken by Dr. Lee." in html
     assert Visit.objects.get(pk=visit.pk).provider == provider
 
 
@@ -301,7 +305,9 @@ def test_completing_a_visit_the_patient_already_closed_says_so_in_the_card(dr_le
         account=room.account, actor=member.user, visit_id=visit.pk, reason="patient_end_call"
     )
     html = dr_lee.post(reverse("visits:complete", args=[visit.pk]), {"notes": "x"}, **HTMX).content.decode()
-    assert "Only a visit in progress can be completed; this one is cancelled." in html
+    # The card turns into "Patient left" and keeps the notes sent, to be saved on the ended visit.
+    assert "Pat Jones&#x27;s visit cannot be completed: patient ended the call." in html
+    assert "Patient left: finish your notes" in html and ">\nx</textarea>" in html
 
 
 def test_another_providers_visit_cannot_be_completed(client, room, provider, other_provider):
@@ -351,8 +357,21 @@ def test_visit_page_shows_intake_timeline_and_notes(dr_lee, room, provider):
     assert "Twisted ankle" in html and "pain level" in html and "7" in html
     assert "<p>Ice and <b>rest</b></p>" in html
     timeline = html[html.index('id="events-heading"') :]
-    assert timeline.index("created") < timeline.index("accepted") < timeline.index("completed")
+    assert timeline.index("Waiting") < timeline.index("accepted") < timeline.index("Completed")
     assert "by Grace Lee" in timeline
+    assert "completed" not in timeline.lower().replace("completed", "", 1)  # no "Completed completed"
+
+
+def test_the_timeline_says_why_in_words_never_in_codes(dr_lee, room, provider):
+    visit = waiting(room)
+    services.visit_accept(account=room.account, actor=provider.user, visit_id=visit.pk)
+    services.visit_close(
+        account=room.account, actor=visit.member.user, visit_id=visit.pk, reason="patient_end_call"
+    )
+    html = dr_lee.get(reverse("visits:detail", args=[visit.pk])).content.decode()
+    timeline = html[html.index('id="events-heading"') :]
+    assert "Patient ended the call" in timeline
+    assert "patient_end_call" not in timeline and "patient end call" not in timeline
 
 
 def test_visit_page_says_in_progress_in_words(dr_lee, room, provider):
@@ -383,7 +402,8 @@ def test_in_progress_answers_204_until_it_changes_elsewhere(dr_lee, room, provid
     )
     changed = dr_lee.get(reverse("visits:in-progress"), {"v": version}, **HTMX)
     assert changed.status_code == 200
-    assert "Leaving" not in changed.content.decode()
+    # The card stays, for the notes (tests/visits/test_notes.py).
+    assert "Patient left: finish your notes" in changed.content.decode()
     assert changed["HX-Trigger"] == '{"in-progress-changed": {}}'  # "My visits today" reloads
 
 

@@ -64,7 +64,7 @@ def test_two_providers_one_econsult(staff_page, provider, other_provider, member
     expect(lee.locator("#in-progress")).to_contain_text("Pat Jones")
     expect(lee_row).to_have_count(0)
     patel_row.get_by_role("button", name="Accept").click()
-    expect(patel_row).to_contain_text("Already taken by Dr. Lee.")
+    expect(patel_row).to_contain_text("Pat Jones was already taken by Dr. Lee.")
     # Refreshing again, the row leaves Dr. Patel's queue within one refresh.
     patel.unroute(QUEUE_POLL)
     expect(patel_row).to_have_count(0, timeout=ONE_REFRESH_MS)

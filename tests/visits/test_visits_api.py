@@ -144,7 +144,7 @@ def test_a_second_provider_is_told_who_has_the_patient(member_api, provider_api,
     provider_api.post("visits/accept", {"id": visit["id"]})
     late = client_for(other_provider.user).post("visits/accept", {"id": visit["id"]})
     assert late.status_code == 409
-    assert late.json()["message"] == "Already taken by Dr. Lee."
+    assert late.json()["message"] == "Pat Jones was already taken by Dr. Lee."
 
 
 def test_a_provider_of_another_room_cannot_see_or_accept(member_api, intake, account):

@@ -196,7 +196,7 @@ def summary_context(visit: Visit) -> dict:
             "from": STATUS_TEXT[e.from_status] if e.from_status is not None else "",
             "to": STATUS_TEXT[e.to_status],
             "actor": (e.actor.get_full_name() or e.actor.username) if e.actor else "system",
-            "reason": e.reason.replace("_", " "),
+            "reason": e.reason_words if e.from_status != e.to_status else e.reason,
         }
         for e in events
     ]
