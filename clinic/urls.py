@@ -32,6 +32,8 @@ urlpatterns = [
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
     path("manage/webhooks/", include("webhooks.urls")),
+    # The patients' pages behind the links in their messages (no login).
+    path("a/", include("reminders.urls")),
     path(
         "api/v3/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

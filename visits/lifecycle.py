@@ -31,6 +31,10 @@ ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
 # provider takes it): `provider_ids` are the providers whose held time may have changed. Scheduling's
 # cached availability listens (scheduling/apps.py); nothing in visits knows about it.
 held_time_changed = Signal()
+# Sent inside the transaction with `visit_ids` whenever an appointment is booked, moved or leaves
+# "booked" (cancelled, started): by `visit_create` and `transition_record` here, by scheduling's services for
+# the changes within a status. Reminders listen (what the patient was told is theirs to compare).
+appointment_changed = Signal()
 
 
 def visit_refetch(visit_id: int) -> Visit:
@@ -72,6 +76,8 @@ def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
         visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at
     )
     _announce(changed=_changed_of(visit, from_status=None, to_status=visit.status))
+    if visit.type == VisitType.SCHEDULED:
+        appointment_changed.send(sender=Visit, visit_ids=[visit.pk])
     return visit
 
 
@@ -121,6 +127,11 @@ def transition_record(
     held.discard(None)
     if held:
         held_time_changed.send(sender=Visit, provider_ids=sorted(held))
+    appointments = [visit.pk] if visit.type == VisitType.SCHEDULED else []
+    if visit.appointment_id and appointment_changes is not None:
+        appointments.append(visit.appointment_id)
+    if appointments:
+        appointment_changed.send(sender=Visit, visit_ids=appointments)
 
 
 def transitions_record_bulk(
