@@ -114,7 +114,10 @@ def messages_send(*, account: Account, outgoing: Sequence[Outgoing]) -> list[Mes
         rows = [_message_of(account, o, granted, book, now) for o in fresh]
         # A concurrent caller with the same key (two beats) waits on the unique index, then inserts nothing.
         Message.objects.bulk_create(rows, ignore_conflicts=True)
-        stored = Message.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows])
+        # Read back without the bodies just written: the callers want the row, not its text again.
+        stored = Message.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).only(
+            "id", "dedupe_key", "status", "kind", "channel", "account_id", "member_id"
+        )
         existing |= {m.dedupe_key: m for m in stored}
         pending = sorted(m.pk for m in stored if m.status == MessageStatus.PENDING)
         for start in range(0, len(pending), DELIVER_BATCH):
