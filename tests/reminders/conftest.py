@@ -12,7 +12,7 @@ from tests.messaging.conftest import messaging_settings, smtp  # noqa: F401 (fix
 from tests.scheduling.conftest import clock  # noqa: F401 (fixture)
 from tests.scheduling.factories import work
 
-LINK = re.compile(r"https://clinic\.example(/a/[\w-]+/(confirm|cancel|reschedule)/)")
+LINK = re.compile(r"https?://[\w.:-]+(/a/[\w-]+/(confirm|cancel|reschedule)/)")
 
 
 @pytest.fixture
