@@ -334,6 +334,7 @@ CELERY_TASK_ROUTES = {
     "messaging.tasks.sweep": {"queue": "periodic"},
     "messaging.tasks.links_cleanup": {"queue": "periodic"},
     "reminders.tasks.sweep": {"queue": "periodic"},
+    "reminders.tasks.catch_up": {"queue": "periodic"},
 }
 # Every task is idempotent: acknowledged once done, and run again when its worker dies mid-task.
 CELERY_TASK_ACKS_LATE = True
@@ -492,6 +493,12 @@ CELERY_BEAT_SCHEDULE["reminders-sweep"] = {
     "task": "reminders.tasks.sweep",
     "schedule": 60.0,
     "options": {"expires": 55},
+}
+# Changes whose task a broker outage lost are told late rather than never.
+CELERY_BEAT_SCHEDULE["reminders-catch-up"] = {
+    "task": "reminders.tasks.catch_up",
+    "schedule": 300.0,
+    "options": {"expires": 290},
 }
 
 # --- Audit trail -----------------------------------------------------------------------------

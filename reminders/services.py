@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clinic import audit
@@ -35,6 +36,10 @@ BOOKED, MOVED, CANCELLED, REMINDER = (
 )
 LINK_PURPOSES = ("appointment_confirm", "appointment_cancel", "appointment_reschedule")
 SWEEP_BATCH = 2000
+# The catch-up looks at appointments changed this long ago at least (their task has had its chance) and
+# at most (a lost task is recent; an appointment booked before reminders existed is left alone).
+CATCH_UP_GRACE = dt.timedelta(minutes=2)
+CATCH_UP_WINDOW = dt.timedelta(hours=24)
 _RELATED = ("account", "room", "member", "provider__user", "consultation")
 
 
@@ -150,6 +155,27 @@ def appointment_sync(*, visit_id: int) -> str:
     )
     audit.audit_record(audit.SYSTEM, audit.Action.READ, visit, detail=f"Patient told: {kind}")
     return kind if message else f"{kind} not sent"
+
+
+def appointments_catch_up(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Tell patients of the changes whose task was lost (a broker down at commit: `enqueue_on_commit` logs
+    and goes on): upcoming appointments changed lately whose patient was told something else. Returns how
+    many were synced."""
+    now = now or timezone.now()
+    told = AppointmentNotice.objects.filter(visit=OuterRef("pk"))
+    told_as_is = told.filter(start=OuterRef("start"), end=OuterRef("end"), cancelled=False)
+    untold = (
+        Visit.objects.appointments()
+        .filter(start__gt=now, modified__gte=now - CATCH_UP_WINDOW, modified__lt=now - CATCH_UP_GRACE)
+        .filter(
+            Q(status=VisitStatus.WAITING, member__isnull=False) & ~Exists(told_as_is)
+            | Q(status=VisitStatus.CANCELLED) & Exists(told.filter(cancelled=False))
+        )
+    )
+    visit_ids = list(untold.order_by("modified").values_list("pk", flat=True)[:limit])
+    for visit_id in visit_ids:
+        appointment_sync(visit_id=visit_id)
+    return len(visit_ids)
 
 
 def reminders_sweep(*, now: dt.datetime | None = None, batch: int = SWEEP_BATCH) -> int:

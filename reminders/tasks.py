@@ -4,7 +4,7 @@ reminders (queue periodic)."""
 from celery import shared_task
 from django.db import DatabaseError
 
-from reminders.services import appointment_sync, reminders_sweep
+from reminders.services import appointment_sync, appointments_catch_up, reminders_sweep
 
 
 @shared_task(
@@ -25,3 +25,9 @@ def sync(visit_id: int) -> str:
 def sweep() -> int:
     """Beat, every minute: write the reminders that are due (messaging delivers them)."""
     return reminders_sweep()
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+def catch_up() -> int:
+    """Beat, every 5 minutes: tell patients of the appointment changes whose task was lost."""
+    return appointments_catch_up()

@@ -1,7 +1,12 @@
+import datetime as dt
+
 import pytest
+import time_machine
 from django.core import mail
 
 from messaging.models import Message, MessageStatus
+from messaging.services import consent_record
+from reminders.services import appointments_catch_up
 from scheduling import services as scheduling
 from tests.reminders.conftest import invite_of, links_in
 from tests.scheduling.conftest import la
@@ -76,9 +81,29 @@ def test_a_patient_cancelling_through_the_api_hears_of_it_too(
 
 
 def test_nothing_without_consent_and_the_reason_is_kept(book, patient):
-    from messaging.services import consent_record
-
     consent_record(patient=patient, channel="email", granted=False, source="patient asked at the desk")
     book(TUESDAY_TEN)
     assert mail.outbox == []
     assert Message.objects.get().status == MessageStatus.REFUSED
+
+
+def test_a_change_whose_task_was_lost_is_told_by_the_catch_up(
+    account, front_desk, provider, patient, hours, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the broker was down: nothing enqueued
+        scheduling.appointment_book(
+            account=account,
+            actor=front_desk,
+            room_code="main",
+            start=TUESDAY_TEN,
+            end=TUESDAY_TEN + dt.timedelta(minutes=15),
+            provider_id=provider.pk,
+            member_code=patient.code,
+        )
+    assert appointments_catch_up() == 0  # its task may still come
+    later = la(2027, 3, 8, 7, 3)
+    with time_machine.travel(later, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert appointments_catch_up() == 1
+        assert appointments_catch_up() == 0
+    [confirmation] = mail.outbox
+    assert invite_of(confirmation)["METHOD"] == "REQUEST"
