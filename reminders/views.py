@@ -63,53 +63,50 @@ def _base(visit: Visit) -> dict:
     return {"first_name": first_name, "clinic": visit.account.name, "when": appointment_when(visit)}
 
 
-@require_http_methods(["GET", "POST"])
-def confirm(request, token: str):
-    visit, refusal = _opened(request, CONFIRM, token)
-    if refusal:
-        return refusal
-    context = _base(visit)
-    if request.method == "POST":
-        try:
-            with transaction.atomic():
-                link_redeem(purpose=CONFIRM, token=token)
-                appointment_confirm(account=visit.account, visit_id=visit.pk, actor=_patient_user(visit))
-        except ServiceError as exc:
-            return _gone(request, exc.message, exc.status_code)
-        _acted(request, visit, "confirmed")
-        return _page(request, "link_done.html", {**context, "done": "confirmed"})
-    return _page(request, "confirm.html", context)
-
-
 def _patient_user(visit: Visit):
     return visit.member.user if visit.member else None
 
 
-@require_http_methods(["GET", "POST"])
-def cancel(request, token: str):
-    visit, refusal = _opened(request, CANCEL, token)
+def _one_action(request, token: str, *, purpose: str, page: str, done: str, act):
+    """A page whose button does one thing: `act(visit)`, in the transaction that uses the link."""
+    visit, refusal = _opened(request, purpose, token)
     if refusal:
         return refusal
     context = _base(visit)
-    if request.method == "POST":
-        user = _patient_user(visit)
-        if user is None:
-            return _gone(request, "Please call the clinic to cancel this appointment.", 409)
-        try:
-            with transaction.atomic():
-                link_redeem(purpose=CANCEL, token=token)
-                visit_close(
-                    account=visit.account,
-                    actor=user,
-                    visit_id=visit.pk,
-                    reason=CloseReason.PATIENT_CANCEL_APPOINTMENT,
-                    note="Cancelled by the patient through the link in a message.",
-                )
-        except ServiceError as exc:
-            return _gone(request, exc.message, exc.status_code)
-        _acted(request, visit, "cancelled")
-        return _page(request, "link_done.html", {**context, "done": "cancelled"})
-    return _page(request, "cancel.html", context)
+    if request.method == "GET":
+        return _page(request, page, context)
+    if _patient_user(visit) is None:
+        return _gone(request, "Please call the clinic about this appointment.", 409)
+    try:
+        with transaction.atomic():
+            link_redeem(purpose=purpose, token=token)
+            act(visit)
+    except ServiceError as exc:
+        return _gone(request, exc.message, exc.status_code)
+    _acted(request, visit, done)
+    return _page(request, "link_done.html", {**context, "done": done})
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request, token: str):
+    def act(visit):
+        appointment_confirm(account=visit.account, visit_id=visit.pk, actor=_patient_user(visit))
+
+    return _one_action(request, token, purpose=CONFIRM, page="confirm.html", done="confirmed", act=act)
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(request, token: str):
+    def act(visit):
+        visit_close(
+            account=visit.account,
+            actor=_patient_user(visit),
+            visit_id=visit.pk,
+            reason=CloseReason.PATIENT_CANCEL_APPOINTMENT,
+            note="Cancelled by the patient through the link in a message.",
+        )
+
+    return _one_action(request, token, purpose=CANCEL, page="cancel.html", done="cancelled", act=act)
 
 
 def _days(visit: Visit) -> list[tuple[str, list[tuple[int, str]]]]:
