@@ -31,7 +31,11 @@ def test_a_booking_sends_the_patient_a_confirmation_with_a_calendar_invite(book,
     assert received["Subject"] == "Your appointment at Clinic acme: Tuesday 9 March 2027, 10:00 PST"
     text = smtp.text_of(received)
     assert "Hello Pat," in text and "Jones" not in text
-    assert set(links_in(text)) == {"confirm", "cancel", "reschedule"}
+    links = links_in(text)
+    assert set(links) == {"confirm", "cancel", "reschedule"}
+    # Sent, the message's row keeps no clear token: only the links' digests remain.
+    stored = Message.objects.get()
+    assert "/a/…/confirm/" in stored.body_text and links["confirm"].split("/")[2] not in stored.body_html
     calendar, event = event_of(received)
     assert calendar["METHOD"] == "REQUEST"
     assert str(event["UID"]) == f"appointment-{visit.pk}@clinic.example"
