@@ -106,7 +106,13 @@ def _reminders_replan(visit: Visit, *, now: dt.datetime) -> None:
 def appointment_sync(*, visit_id: int) -> str:
     """Tell the patient what changed about the appointment since they were last told, and plan its
     reminders; returns what was done. Running it again changes nothing (idempotent)."""
-    visit = Visit.objects.select_related(*_RELATED).filter(pk=visit_id, type=VisitType.SCHEDULED).first()
+    # The appointment's row locked: two syncs of one appointment (a retried task) take turns.
+    visit = (
+        Visit.objects.select_related(*_RELATED)
+        .select_for_update(of=("self",))
+        .filter(pk=visit_id, type=VisitType.SCHEDULED)
+        .first()
+    )
     if visit is None or visit.start is None or visit.end is None:
         return "no appointment"
     notice = AppointmentNotice.objects.select_for_update().filter(visit_id=visit_id).first()
