@@ -2,10 +2,12 @@
 Sunday 14 March 2027 at 02:00)."""
 
 import datetime as dt
+import threading
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 
 from messaging.models import Message, MessageStatus
 from reminders.models import ReminderPlan, ScheduledReminder
@@ -116,3 +118,24 @@ def test_no_reminder_without_consent(book, sweep, patient):
         Message.objects.get(kind="appointment_reminder").reason
         == "Not sent: no consent to email; no consent to text message."
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_at_once_send_one_reminder(book):
+    book(SUNDAY_TEN)
+    barrier, written = threading.Barrier(2), []
+
+    def beat():
+        barrier.wait()
+        try:
+            written.append(reminders_sweep(now=la(2027, 3, 13, 10)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(written) == [0, 1]
+    assert Message.objects.filter(kind="appointment_reminder").count() == 1
