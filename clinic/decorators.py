@@ -2,11 +2,7 @@
 
 from functools import wraps
 
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import resolve_url
-from django.utils.http import urlencode
-from django_htmx.http import HttpResponseClientRedirect
+from clinic.http import login_redirect
 
 
 def htmx_login_required(view):
@@ -18,11 +14,6 @@ def htmx_login_required(view):
     def wrapper(request, *args, **kwargs):
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
-        if request.htmx:
-            page = request.htmx.current_url_abs_path or request.get_full_path()
-            return HttpResponseClientRedirect(
-                f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': page})}"
-            )
-        return redirect_to_login(request.get_full_path())
+        return login_redirect(request)
 
     return wrapper

@@ -7,8 +7,6 @@ from django.db import transaction
 
 from clinic.models import Account, Consultation, Member, Provider, ProviderLicense, Room, User
 from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PROVIDER, ensure_role_groups
-from messaging.models import Channel
-from messaging.services import consent_record
 from scheduling.models import WorkingHours
 
 DEMO_PASSWORD = "demo"
@@ -37,7 +35,9 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
     groups = ensure_role_groups()
     name = "Demo Clinic" if account_code == "demo" else f"Demo Clinic ({account_code})"
     account, _ = Account.objects.get_or_create(
-        code=account_code, defaults={"name": name, "time_zone": "America/Los_Angeles"}
+        code=account_code,
+        # Its patients are P-1001, P-1002, ...: the front desk's next code follows on.
+        defaults={"name": name, "time_zone": "America/Los_Angeles", "patient_code_pattern": "P-{seq:04d}"},
     )
     room, _ = Room.objects.get_or_create(
         account=account,
@@ -81,7 +81,7 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
     _user(account, "frontdesk", "Frank", "Desk", groups[FRONT_DESK])
     _user(account, "admin", "Ada", "Admin", groups[CLINIC_ADMIN])
     patient = _user(account, "pat.jones", "Pat", "Jones")
-    member, created = Member.objects.get_or_create(
+    Member.objects.get_or_create(
         account=account,
         code="P-1001",
         defaults={
@@ -95,7 +95,4 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
             "email": "pat.jones@example.com",
         },
     )
-    if created:
-        # So that booking for Pat shows the messages patients get (files under var/mail in `make run`).
-        consent_record(patient=member, channel=Channel.EMAIL, granted=True, source="demo data")
     return [u for u, *_ in PROVIDERS] + ["frontdesk", "admin", "pat.jones"]

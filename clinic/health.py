@@ -2,6 +2,7 @@
 reach what it needs). Both answer without a login and are never cached."""
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -39,7 +40,13 @@ def _broker() -> None:
         broker.ensure_connection(max_retries=0, timeout=BROKER_CHECK_TIMEOUT)
 
 
-CHECKS = {"database": _database, "broker": _broker}
+CHECKS: dict[str, Callable[[], None]] = {"database": _database, "broker": _broker}
+
+
+def readiness_check_register(name: str, check: Callable[[], None]) -> None:
+    """A dependency of another app that /readyz checks too (`check` raises when it is down). Apps
+    register theirs in AppConfig.ready, since clinic imports no app."""
+    CHECKS[name] = check
 
 
 @never_cache

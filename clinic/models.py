@@ -5,7 +5,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Right
 from django.utils import timezone
 
 US_STATE_CODES = (
@@ -39,6 +40,12 @@ def validate_video_link_template(value: str) -> None:
         raise ValidationError("Only {meeting_id} and {role} may stand in braces.") from exc
 
 
+PATIENT_CODE_PATTERN = RegexValidator(
+    r"^[^{}]{0,60}\{seq(:0[1-9]d)?\}[^{}]{0,60}$",
+    "Write the code around one {seq} (the next number), e.g. P-{seq:05d} for P-00001.",
+)
+
+
 class Account(models.Model):
     """A clinic: the tenant. Every other row belongs to exactly one account."""
 
@@ -53,6 +60,10 @@ class Account(models.Model):
         blank=True,
         validators=[validate_video_link_template],
         help_text=VIDEO_LINK_HELP,
+    )
+    # The code the front desk's new-patient form proposes (scheduling.selectors.next_patient_code).
+    patient_code_pattern = models.CharField(
+        max_length=128, default="P-{seq:05d}", validators=[PATIENT_CODE_PATTERN]
     )
 
     def __str__(self) -> str:
@@ -171,6 +182,19 @@ class ApiCredential(models.Model):
         return f"{self.account.code}: {self.key}"
 
 
+def validate_urgent_answers(value) -> None:
+    """A field name to the list of answers that make a patient urgent: a bare string would be read letter
+    by letter, so the shape is checked where staff type it."""
+    shape = 'Write it as {"custom_chest_pain": ["Yes"], ...}: each intake field with a list of answers.'
+    if not isinstance(value, dict):
+        raise ValidationError({"urgent_answers": shape})
+    for name, answers in value.items():
+        if not str(name).strip() or not isinstance(answers, list) or not answers:
+            raise ValidationError({"urgent_answers": f"{name!r}: {shape}"})
+        if not all(isinstance(answer, str | int | float) and str(answer).strip() for answer in answers):
+            raise ValidationError({"urgent_answers": f"{name!r}: each answer is a word or a number."})
+
+
 class Room(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rooms")
     code = models.CharField(max_length=64, validators=[code_validator])
@@ -215,6 +239,10 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        super().clean()
+        validate_urgent_answers(self.urgent_answers)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -325,9 +353,21 @@ class Member(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "code"], name="member_code_unique_per_account")
         ]
+        # Pattern operator classes, so that the front desk's prefix searches (a code's start, an area
+        # code) use them whatever the collation; the last four digits of a phone have their own.
         indexes = [
             models.Index(fields=["account", "last_name", "first_name"]),
-            models.Index(fields=["account", "phone"]),
+            models.Index(
+                fields=["account", "phone"],
+                name="member_phone_prefix_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["account", "code"],
+                name="member_code_prefix_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(F("account"), Right("phone", 4), name="member_phone_last4_idx"),
         ]
         ordering = ["last_name", "first_name"]
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "webhooks",
     "messaging",
     "reminders",
+    "waitlist",
 ]
 
 MIDDLEWARE = [
@@ -335,6 +336,7 @@ CELERY_TASK_ROUTES = {
     "messaging.tasks.links_cleanup": {"queue": "periodic"},
     "reminders.tasks.sweep": {"queue": "periodic"},
     "reminders.tasks.catch_up": {"queue": "periodic"},
+    "waitlist.tasks.offers_sweep": {"queue": "periodic"},
 }
 # Every task is idempotent: acknowledged once done, and run again when its worker dies mid-task.
 CELERY_TASK_ACKS_LATE = True
@@ -528,3 +530,11 @@ LOGGING = {
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Waitlist ---------------------------------------------------------------------------------------
+# A freed slot is kept this long for the patients offered it, then rolls to the next ones.
+WAITLIST_HOLD_MINUTES = env.int("WAITLIST_HOLD_MINUTES", default=15)
+# How many of the best-ranked patients are offered one slot at once (the first to accept books it).
+WAITLIST_OFFER_BATCH = env.int("WAITLIST_OFFER_BATCH", default=2)
+# The eta task rolls a hold when it ends; the sweep catches any whose task was lost.
+CELERY_BEAT_SCHEDULE["waitlist-offers-sweep"] = {"task": "waitlist.tasks.offers_sweep", "schedule": 60.0}

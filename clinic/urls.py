@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from clinic import admin_views, health, views
+from waitlist import views as waitlist_views
 
 # The API docs pages (drf-spectacular's Swagger UI and Redoc, from the sidecar's static files) style
 # themselves inline and Redoc runs a worker from a blob: still no inline script (the split Swagger view
@@ -31,6 +32,9 @@ urlpatterns = [
     path("manage/audit/export.csv", admin_views.audit_csv, name="audit-csv"),
     path("", include("visits.urls")),
     path("scheduling/", include("scheduling.urls")),
+    path("waitlist/", include("waitlist.urls")),
+    # A signed link's page is named `link_<purpose>` (messaging/links.py): the patient's, no login.
+    path("offer/<str:token>/", waitlist_views.offer, name="link_waitlist_offer"),
     path("manage/webhooks/", include("webhooks.urls")),
     # The patients' pages behind the links in their messages (no login).
     path("a/", include("reminders.urls")),

@@ -14,3 +14,9 @@ def last_event_id(*, account_id: int) -> str:
     except Exception:
         log.warning("push backend unreachable; the page's stream starts from its opening", exc_info=True)
         return ""
+
+
+def backend_ping() -> None:
+    """Raises when this process cannot reach the push backend (/readyz's "push" check): pages then
+    fall back to polling, and no live update reaches them from this node."""
+    backend().ping()

@@ -7,11 +7,14 @@ class SchedulingConfig(AppConfig):
 
     def ready(self):
         from clinic.models import Provider
-        from scheduling.services import schedule_versions_bump
+        from scheduling.services import schedule_versions_bump, slot_freed_announce
         from visits.lifecycle import held_time_changed
+        from visits.models import VisitStatus
 
-        def held_time(sender, provider_ids, **kwargs):
+        def held_time(sender, provider_ids, visit=None, to_status=None, at=None, **kwargs):
             schedule_versions_bump(provider_ids=provider_ids)
+            if visit is not None and to_status == VisitStatus.CANCELLED:
+                slot_freed_announce(visit=visit, at=at, cause="closed")  # closed before its time
 
         def provider_saved(sender, instance, created, **kwargs):
             if not created:  # a new provider has no version yet: nothing of theirs is cached

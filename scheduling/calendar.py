@@ -32,6 +32,7 @@ class Block:
     cancelled: bool
     cancel_note: str  # "Cancelled by Fran Desk: Ill"
     movable: bool  # booked and not yet started: may be moved
+    undoable: bool = False  # cancelled moments ago and nothing booked over it: Undo is offered
 
 
 @dataclass(slots=True)
@@ -97,6 +98,7 @@ class Appointment:
     cancelled_by: str = ""
     cancel_reason: str = ""
     confirmed: bool = False  # by the patient, through the link in a message
+    undoable: bool = False  # cancelled within the undo window (services.cancellation_undoable)
 
 
 def _local(ts: int, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -151,6 +153,16 @@ def _block(a: Appointment, zone, now: int) -> Block:
     )
 
 
+def _offer_undo(blocks: list[Block], cluster: list[Appointment]) -> None:
+    """Undo is offered on a cancelled appointment while its time is still free in its column (the
+    booking service decides in the end: hours may have changed too)."""
+    for block, a in zip(blocks, sorted(cluster, key=lambda a: a.start), strict=True):
+        block.undoable = a.undoable and not any(
+            other.status != VisitStatus.CANCELLED and other.start < a.end and other.end > a.start
+            for other in cluster
+        )
+
+
 def build_grid(
     *,
     zone: zoneinfo.ZoneInfo,
@@ -200,6 +212,7 @@ def build_grid(
                             end = max(end, *(a.end for a in more))
                         span += 1
                     blocks = [_block(a, zone, now) for a in sorted(cluster, key=lambda a: a.start)]
+                    _offer_undo(blocks, cluster)
                     cells.append(Cell(span, "booked", t, times[row], pid, name, day_iso, day_label, blocks))
                     placed = [a for a in placed if a not in cluster]
                     row += span

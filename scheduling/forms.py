@@ -7,7 +7,9 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.utils import timezone
 
+from clinic.errors import ServiceError
 from clinic.models import US_STATE_CHOICES, Consultation, Provider, Room
+from clinic.services import phone_normalise
 from scheduling.models import ScheduleException, Weekday
 
 
@@ -67,31 +69,81 @@ class PatientSearchForm(forms.Form):
     q = forms.CharField(label="Patient", min_length=2, max_length=100)
 
 
+OLDEST_AGE_YEARS = 130
+
+
 class PatientCreateForm(forms.Form):
-    code = forms.CharField(label="Patient code", max_length=128)
-    first_name = forms.CharField(max_length=150)
-    last_name = forms.CharField(max_length=150)
+    """A new patient, from the booking page. The code is proposed from the clinic's pattern; the phone is
+    normalised here so that a possible duplicate is found by the number stored."""
+
+    code = forms.CharField(
+        label="Patient code",
+        max_length=128,
+        help_text="Proposed from the clinic's pattern; change it if the patient has one.",
+        error_messages={"required": "Give the patient a code."},
+    )
+    first_name = forms.CharField(max_length=150, error_messages={"required": "Type the first name."})
+    last_name = forms.CharField(max_length=150, error_messages={"required": "Type the last name."})
     dob = forms.DateField(
-        label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Date of birth",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Type the date of birth as a date."},
     )
     phone = forms.CharField(required=False, max_length=40)
     state = forms.ChoiceField(choices=[("", "—"), *US_STATE_CHOICES], required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["dob"].widget.attrs.update(max=today.isoformat())
         self.helper = _no_form_tag()
+
+    def clean_dob(self):
+        dob = self.cleaned_data["dob"]
+        if dob and dob > self.today:
+            raise forms.ValidationError("The date of birth is in the future.")
+        try:
+            oldest = self.today.replace(year=self.today.year - OLDEST_AGE_YEARS)
+        except ValueError:  # 29 February
+            oldest = self.today.replace(year=self.today.year - OLDEST_AGE_YEARS, day=28)
+        if dob and dob < oldest:
+            raise forms.ValidationError(f"The date of birth is more than {OLDEST_AGE_YEARS} years ago.")
+        return dob
+
+    def clean_phone(self):
+        try:
+            return phone_normalise(raw=self.cleaned_data["phone"])
+        except ServiceError as exc:
+            raise forms.ValidationError("That is not a phone number.") from exc
 
 
 class BookForm(forms.Form):
-    """The slot picked (the search form's fields travel beside it, to list fresh slots afterwards)."""
+    """The slot picked (the search form's fields travel beside it, to list fresh slots afterwards), or
+    one of the nearest free slots offered after it was taken (`alternative`: "start:provider")."""
 
     start = forms.IntegerField(widget=forms.HiddenInput)
     book_provider = forms.IntegerField(required=False, min_value=0, help_text="0: to be decided.")
     member = forms.CharField(max_length=128, error_messages={"required": "Choose the patient."})
+    reason = forms.CharField(
+        label="Reason for the visit",
+        required=False,
+        max_length=2000,
+        error_messages={"max_length": "Keep the reason under %(limit_value)d characters."},
+    )
+    alternative = forms.RegexField(regex=r"^\d+:\d*$", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("alternative"):
+            start, provider = data["alternative"].split(":")
+            data["start"], data["book_provider"] = int(start), int(provider or 0)
+        return data
 
 
 class RescheduleForm(forms.Form):
     start = forms.IntegerField()
+    confirmed = forms.BooleanField(required=False)  # the answer to "Move … to …?"
 
 
 class CancelForm(forms.Form):
@@ -120,6 +172,7 @@ class CalendarMoveForm(forms.Form):
     time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     start = forms.IntegerField(required=False)
     provider = forms.IntegerField(required=False)
+    confirmed = forms.BooleanField(required=False)  # the answer to "Move … to …?"
 
     def clean(self):
         data = super().clean()
@@ -130,16 +183,39 @@ class CalendarMoveForm(forms.Form):
 
 class WorkingHoursForm(forms.Form):
     room = forms.ModelChoiceField(queryset=Room.objects.none(), empty_label=None)
-    weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int)
-    start_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}))
+    weekday = forms.TypedChoiceField(label="Day", choices=Weekday.choices, coerce=int)
+    start_time = forms.TimeField(
+        label="From",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        error_messages={"required": "Give the start."},
+    )
     end_time = forms.TimeField(
-        widget=forms.TimeInput(attrs={"type": "time"}), help_text="Not after the start: ends the next day."
+        label="To",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        error_messages={"required": "Give the end."},
+    )
+    overnight = forms.BooleanField(
+        label="Overnight: ends the next day", required=False, help_text="Tick it for a shift past midnight."
     )
 
     def __init__(self, *args, rooms, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["room"].queryset = rooms
         self.helper = _no_form_tag(submit="Add hours")
+
+    def clean(self):
+        data = super().clean()
+        start, end, overnight = data.get("start_time"), data.get("end_time"), data.get("overnight")
+        if start is None or end is None:
+            return data
+        whole_day = start == end == dt.time(0)
+        if end <= start and not whole_day and not overnight:
+            self.add_error(
+                "end_time", "The end is before the start. Tick “Overnight” if the shift ends the next day."
+            )
+        elif overnight and (end > start or whole_day):
+            self.add_error("overnight", "An overnight shift ends the next day, before its start time.")
+        return data
 
 
 class ScheduleExceptionForm(forms.Form):

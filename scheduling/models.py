@@ -131,3 +131,66 @@ class ProviderSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"schedule of provider {self.provider_id}: version {self.version}"
+
+
+class SlotHoldQuerySet(AccountScopedQuerySet):
+    def active(self):
+        return self.filter(released__isnull=True)
+
+
+class SlotHold(models.Model):
+    """A freed slot kept for someone (a waitlist offer): until it is released it is held time of its
+    provider like an appointment, for everyone but its holder, who books it with `appointment_book(hold=…)`.
+
+    Whether it counts is its `released` column alone, never the clock: cached availability is keyed by the
+    schedule version, which starting and releasing a hold bump, so the cache and the booking guard agree.
+    `expires` is when its owner's sweep releases it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    consultation = models.ForeignKey(
+        "clinic.Consultation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    busy_start = models.DateTimeField()
+    busy_end = models.DateTimeField()
+    created = models.DateTimeField()
+    expires = models.DateTimeField()
+    released = models.DateTimeField(null=True, blank=True)
+
+    objects = SlotHoldQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["provider", "busy_start"], condition=Q(released__isnull=True), name="slothold_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"hold of provider {self.provider_id} at {self.start:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(models.Model):
+    """A provider's secret iCalendar feed URL. Only a hash of its secret is stored: the URL is shown once,
+    when it is made; revoking (or making a new one) makes the old URL answer 404."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="calendar_feeds")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField()
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider"], condition=Q(revoked__isnull=True), name="calendar_feed_one_live"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"calendar feed of provider {self.provider_id}"

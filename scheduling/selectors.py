@@ -3,6 +3,7 @@
 import bisect
 import datetime as dt
 import hashlib
+import re
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -11,14 +12,15 @@ from operator import itemgetter
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Length, Right
 from django.utils import timezone
 
 from clinic.errors import InvalidInput, NotFound
-from clinic.models import Account, Consultation, Member, Provider, Room
+from clinic.models import Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import room_get
-from scheduling import intervals
-from scheduling.models import ScheduleException, WorkingHours
-from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitStatus, VisitType
+from scheduling import feeds, intervals
+from scheduling.models import CalendarFeed, ScheduleException, WorkingHours
+from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitGroup, VisitStatus, VisitType
 from visits.selectors import intakes_visible_to
 
 DEFAULT_SPAN = 4 * 24 * 3600
@@ -110,7 +112,8 @@ HELD_ROWS = """
 UNION ALL
 SELECT h.pid, NULL, 'held', NULL, NULL, NULL, NULL, NULL, h.s, h.e FROM ({held}) h"""
 
-# Time the providers found with hours are held, in any room: active appointments and group visits, as
+# Time the providers found with hours are held, in any room: active appointments, group visits and slots
+# kept for a waitlist offer (scheduling.models.SlotHold), as
 # the slot times they forbid (see _fetch). Unordered: sorting in Python is cheaper than an ORDER BY here.
 # With TBD_SQL: this room's TBD appointments (no provider yet), as their busy ranges, with a NULL provider.
 HELD_SQL = """SELECT v.provider_id AS pid, {busy_start} - %s AS s, {busy_end} + %s AS e
@@ -120,7 +123,11 @@ WHERE v.provider_id IN ({ids}) AND v.type = %s AND v.status IN ({statuses}) AND 
 UNION ALL
 SELECT g.provider_id, {group_start} - %s, {group_end} + %s
 FROM visits_visitgroup g
-WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s"""
+WHERE g.provider_id IN ({ids}) AND g.start < %s AND g."end" > %s
+UNION ALL
+SELECT h.provider_id, {hold_start} - %s, {hold_end} + %s
+FROM scheduling_slothold h
+WHERE h.provider_id IN ({ids}) AND h.released IS NULL AND h.busy_start < %s AND h.busy_end > %s"""
 TBD_SQL = """SELECT NULL, {busy_start}, {busy_end}
 FROM visits_visit v
 WHERE v.room_id = %s AND v.provider_id IS NULL AND v.type = %s AND v.status IN ({statuses})
@@ -219,6 +226,8 @@ def _held_part(room: Room, ids: list, lo: int, hi: int, exclude_visit_id) -> tup
         exclude=" AND v.id <> %s" if exclude_visit_id else "",
         group_start=_epoch("g.start"),
         group_end=_epoch('g."end"'),
+        hold_start=_epoch("h.busy_start"),
+        hold_end=_epoch("h.busy_end"),
     )
     return sql, [
         after,
@@ -228,6 +237,10 @@ def _held_part(room: Room, ids: list, lo: int, hi: int, exclude_visit_id) -> tup
         *(status.value for status in ACTIVE_STATUSES),
         *window,
         *([exclude_visit_id] if exclude_visit_id else []),
+        after,
+        before,
+        *ids,
+        *window,
         after,
         before,
         *ids,
@@ -764,14 +777,47 @@ def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datet
         .order_by("start", "id")
     )
     cancelled = [v.pk for v in appointments if v.status == VisitStatus.CANCELLED]
-    reasons = dict(
-        VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED).values_list(
-            "visit_id", "reason"
-        )
-    ) if cancelled else {}  # fmt: skip
+    events = (
+        VisitEvent.objects.filter(visit_id__in=cancelled, to_status=VisitStatus.CANCELLED)
+        .order_by("created", "id")
+        .values_list("visit_id", "from_status", "reason", "created")
+    )
+    cancellations, undone = {}, set()
+    for visit_id, from_status, reason, at in events if cancelled else []:
+        if from_status == VisitStatus.CANCELLED:
+            undone.add(visit_id)  # booked again: the new appointment is shown in its place
+        else:
+            cancellations[visit_id] = (reason, at)
+    appointments = [v for v in appointments if v.pk not in undone]
     for visit in appointments:
-        visit.cancel_reason = reasons.get(visit.pk, "")
+        visit.cancel_reason, visit.cancelled_at = cancellations.get(visit.pk, ("", None))
     return CalendarData(providers, working, dict(free), appointments, slot_length)
+
+
+def nearest_free_slots(
+    *, room: Room, slot_length: int, around: dt.datetime, provider_id=None, count: int = 3
+) -> list[tuple[int, int | None]]:
+    """The free slots nearest to `around` (within a day before and two after), as (start, provider id):
+    up to `count` with `provider_id` first, then up to `count` with the others. Without a provider, the
+    nearest times for a provider to be decided (None)."""
+    slots = available_slots(
+        room=room,
+        slot_length=slot_length,
+        start=around - dt.timedelta(days=1),
+        end=around + dt.timedelta(days=2),
+    )
+    wanted = _ts(around)
+    by_distance = sorted(slots, key=lambda slot: (abs(slot.start - wanted), slot.start))
+    if not provider_id:
+        return [(slot.start, None) for slot in by_distance[:count]]
+    provider_id = int(provider_id)
+    same = [(slot.start, provider_id) for slot in by_distance if provider_id in slot.provider_ids]
+    others = [
+        (slot.start, next(pid for pid in slot.provider_ids if pid != provider_id))
+        for slot in by_distance
+        if any(pid != provider_id for pid in slot.provider_ids)
+    ]
+    return same[:count] + others[:count]
 
 
 def next_free_start(*, visit: Visit, within_days: int = 14) -> int | None:
@@ -791,16 +837,77 @@ def next_free_start(*, visit: Visit, within_days: int = 14) -> int | None:
 
 
 def members_matching(*, account: Account, query: str, limit: int = 10) -> QuerySet[Member]:
-    """Patients by name, code or phone (four or more digits match inside the stored E.164 number)."""
+    """Patients by name, by the start of their code, or by part of their phone (stored E.164): its last
+    four digits, its area code, the local number or the whole. Code and phone terms are prefix or
+    equality tests that the indexes on Member serve (see its Meta)."""
     query = query.strip()
     digits = "".join(ch for ch in query if ch.isdigit())
-    terms = Q(code__iexact=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
-    parts = query.split()
-    if len(parts) == 2:
-        terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
-    if len(digits) >= 4:
-        terms |= Q(phone__contains=digits)
-    return Member.objects.for_account(account).filter(terms).order_by("last_name", "first_name")[:limit]
+    terms = Q(code__startswith=query)
+    if query.upper() != query:
+        terms |= Q(code__startswith=query.upper())  # codes are mostly capitals: "p-10" finds P-1001
+    members = Member.objects.for_account(account)
+    phone_like = digits and all(ch.isdigit() or ch in " +-()." for ch in query)
+    if not digits:
+        # Names hold no digits: a number or a code is searched by index only (every branch of an OR
+        # must be for the index to serve it).
+        terms |= Q(first_name__icontains=query) | Q(last_name__icontains=query)
+        parts = query.split()
+        if len(parts) == 2:
+            terms |= Q(first_name__icontains=parts[0], last_name__icontains=parts[1])
+    elif phone_like and len(digits) == 3:
+        terms |= Q(phone__startswith=f"+1{digits}")  # an area code
+    elif phone_like and len(digits) >= 4:
+        # The last four digits narrow by their index; longer input must end (or start) the number.
+        members = members.annotate(phone_last4=Right("phone", 4))
+        terms |= Q(phone_last4=digits[-4:], phone__endswith=digits)
+        terms |= Q(phone__startswith=f"+1{digits}") | Q(phone__startswith=f"+{digits}")
+    return members.filter(terms).order_by("last_name", "first_name", "pk")[:limit]
+
+
+def _code_parts(pattern: str) -> tuple[str, int, str]:
+    """'P-{seq:05d}' -> ('P-', 5, ''): the text before the number, its width (0: any), the text after."""
+    before, rest = pattern.split("{seq", 1)
+    spec, after = rest.split("}", 1)
+    width = int(spec[2:-1]) if spec.startswith(":0") else 0
+    return before, width, after
+
+
+def next_patient_code(*, account: Account) -> str:
+    """The next code of the clinic's pattern (`Account.patient_code_pattern`): one more than the highest
+    code of that form, skipping codes another person of the clinic holds. A proposal: the booking form
+    lets the desk change it, and creating the patient refuses a code taken meanwhile."""
+    before, width, after = _code_parts(account.patient_code_pattern)
+    shaped = rf"^{re.escape(before)}[0-9]+{re.escape(after)}$"
+    highest = (
+        Member.objects.for_account(account)
+        .filter(code__startswith=before, code__regex=shaped)
+        .order_by(Length("code").desc(), "-code")
+        .values_list("code", flat=True)
+        .first()
+    )
+    number = int(highest[len(before) : len(highest) - len(after)]) + 1 if highest else 1
+    while True:
+        code = f"{before}{number:0{width}d}{after}"
+        taken = (
+            Member.objects.for_account(account).filter(code=code).exists()
+            or User.objects.filter(account=account, external_code=code).exists()
+        )
+        if not taken:
+            return code
+        number += 1
+
+
+def possible_duplicates(
+    *, account: Account, first_name: str, last_name: str, dob: dt.date | None, phone: str
+) -> QuerySet[Member]:
+    """Patients who may be the one about to be created: the same name and date of birth, or the same
+    (normalised) phone."""
+    same = Q(pk__in=[])
+    if dob:
+        same |= Q(first_name__iexact=first_name.strip(), last_name__iexact=last_name.strip(), dob=dob)
+    if phone:
+        same |= Q(phone=phone)
+    return Member.objects.for_account(account).filter(same).order_by("last_name", "first_name", "pk")[:5]
 
 
 def person_ids_of_providers(provider_ids: set[int]) -> dict[int, int]:
@@ -808,3 +915,34 @@ def person_ids_of_providers(provider_ids: set[int]) -> dict[int, int]:
     if not provider_ids:
         return {}
     return dict(Provider.objects.filter(pk__in=provider_ids).values_list("pk", "user_id"))
+
+
+def calendar_feed_of(*, user) -> CalendarFeed | None:
+    """The provider's live feed (its secret is not known: only that it exists and since when)."""
+    return CalendarFeed.objects.filter(provider__user=user, revoked__isnull=True).first()
+
+
+def calendar_feed_contents(*, secret: str) -> tuple[Provider, list[Visit], list[VisitGroup]] | None:
+    """What the feed of a live secret carries; None for an unknown or revoked one."""
+    feed = (
+        CalendarFeed.objects.filter(secret_hash=feeds.secret_hash(secret), revoked__isnull=True)
+        .select_related("provider__user")
+        .first()
+    )
+    if feed is None:
+        return None
+    now = timezone.now()
+    lo, hi = now - feeds.PAST, now + feeds.FUTURE
+    appointments = list(
+        Visit.objects.appointments()
+        .filter(provider=feed.provider, visit_group__isnull=True, start__gte=lo, start__lt=hi)
+        .exclude(status=VisitStatus.CANCELLED)
+        .select_related("room")
+        .order_by("start", "pk")
+    )
+    groups = list(
+        VisitGroup.objects.filter(provider=feed.provider, start__gte=lo, start__lt=hi)
+        .select_related("room")
+        .order_by("start", "pk")
+    )
+    return feed.provider, appointments, groups

@@ -4,6 +4,8 @@ visits (migration scheduling 0002, PostgreSQL) makes a double booking impossible
 
 import datetime as dt
 import random
+import secrets
+import zoneinfo
 from collections.abc import Iterable
 
 from django.db import IntegrityError, connection, transaction
@@ -12,8 +14,10 @@ from django.utils import timezone
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from clinic.models import Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get, room_get
-from scheduling.models import ScheduleException, WorkingHours
+from scheduling.feeds import secret_hash
+from scheduling.models import CalendarFeed, ScheduleException, SlotHold, WorkingHours
 from scheduling.selectors import consultation_of_room, providers_free_for
+from scheduling.signals import slot_freed
 from visits.lifecycle import appointment_changed, event_record, visit_create, visit_lock, visit_refetch
 from visits.models import ACTIVE_STATUSES, CloseReason, Intake, Visit, VisitGroup, VisitStatus, VisitType
 from visits.selectors import intake_get, visit_get
@@ -167,12 +171,21 @@ def appointment_book(
     member_code: str | None = None,
     consultation_id=None,
     visit_group_id=None,
+    reason: str = "",
+    hold: SlotHold | None = None,
 ) -> Visit:
-    """Book a one-to-one appointment (with a provider, or TBD without), or a seat in a group visit."""
+    """Book a one-to-one appointment (with a provider, or TBD without), or a seat in a group visit.
+    `reason` is the reason for the visit, for the intake created here (a given intake has its own).
+
+    With `hold`, the slot kept by it is booked: the hold is released first, in this transaction, so the
+    guard below sees the time free; a hold released already (by another accept, its expiry, the front
+    desk) refuses the booking, and a failed booking keeps the hold."""
     room = room_get(account=account, code=room_code)
     _room_books(room)
     if end <= start:
         raise InvalidInput.field("end", "The end must be after the start.")
+    if hold is not None:
+        _hold_take(hold=hold, account=account, room=room, start=start, end=end, provider_id=provider_id)
     intake = None
     if intake_id:
         intake = intake_get(account=account, user=actor, intake_id=intake_id)
@@ -188,6 +201,7 @@ def appointment_book(
                 "member_id": member.code,
                 "type": VisitType.SCHEDULED,
                 "consultation_id": consultation_id,
+                "reason_for_visit": reason.strip(),
             },
             custom={},
             reset=True,
@@ -238,6 +252,82 @@ def appointment_book(
     )
     schedule_versions_bump(provider_ids=[visit.provider_id])
     return visit_refetch(visit.pk)
+
+
+def _hold_take(*, hold: SlotHold, account: Account, room: Room, start, end, provider_id) -> None:
+    if (hold.account_id, hold.room_id, hold.start, hold.end) != (account.pk, room.pk, start, end) or (
+        str(provider_id) != str(hold.provider_id)
+    ):
+        raise InvalidInput.field("start", "The booking is not the held slot.")
+    # One conditional UPDATE: of two accepts of one hold, the second waits here for the first to commit,
+    # then finds the hold released.
+    if not SlotHold.objects.filter(pk=hold.pk, released__isnull=True).update(released=timezone.now()):
+        raise _slot_taken("That time is no longer held for you.")
+
+
+@transaction.atomic
+def slot_hold_create(
+    *,
+    account: Account,
+    room: Room,
+    provider: Provider,
+    start: dt.datetime,
+    end: dt.datetime,
+    expires: dt.datetime,
+    consultation: Consultation | None = None,
+) -> SlotHold:
+    """Keep [start, end) of `provider` for someone until released: guarded as a booking (the time must be
+    free), and from then on busy in availability and for the booking guard."""
+    if room.account_id != account.pk or provider.account_id != account.pk:
+        raise NotFound("No such room or provider.")
+    _lock_provider(provider)
+    _guard_slot(room=room, start=start, end=end, provider=provider, location="", not_free=SLOT_TAKEN)
+    hold = SlotHold.objects.create(
+        account=account,
+        room=room,
+        provider=provider,
+        consultation=consultation,
+        start=start,
+        end=end,
+        created=timezone.now(),
+        expires=expires,
+        **_busy(room, start, end),
+    )
+    schedule_versions_bump(provider_ids=[provider.pk])
+    return hold
+
+
+@transaction.atomic
+def slot_hold_release(*, hold_id: int) -> bool:
+    """Free a held slot (expired, declined by all, stopped). True when this call released it."""
+    provider_id = (
+        SlotHold.objects.filter(pk=hold_id, released__isnull=True)
+        .values_list("provider_id", flat=True)
+        .first()
+    )
+    if provider_id is None:
+        return False
+    if not SlotHold.objects.filter(pk=hold_id, released__isnull=True).update(released=timezone.now()):
+        return False
+    schedule_versions_bump(provider_ids=[provider_id])
+    return True
+
+
+def slot_freed_announce(*, visit: Visit, at: dt.datetime, cause: str) -> None:
+    """Tell listeners (the waitlist) that a future one-to-one appointment's time is free again; `cause`:
+    "cancelled", "moved" or "closed"."""
+    if visit.type != VisitType.SCHEDULED or visit.visit_group_id or not visit.start or visit.start <= at:
+        return
+    slot_freed.send(
+        sender=Visit,
+        account_id=visit.account_id,
+        room_id=visit.room_id,
+        provider_id=visit.provider_id,
+        consultation_id=visit.consultation_id,
+        start=visit.start,
+        end=visit.end,
+        cause=cause,
+    )
 
 
 def _slot_consultation(
@@ -410,6 +500,8 @@ def appointment_update(
     if moved:
         appointment_changed.send(sender=Visit, visit_ids=[visit.pk])
     schedule_versions_bump(provider_ids=[visit.provider_id, provider and provider.pk])
+    if moved or (visit.provider_id and visit.provider_id != (provider and provider.pk)):
+        slot_freed_announce(visit=visit, at=now, cause="moved")  # `visit` still holds the old time
     return visit_refetch(visit.pk)
 
 
@@ -466,7 +558,63 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
     )
     appointment_changed.send(sender=Visit, visit_ids=[visit.pk])
     schedule_versions_bump(provider_ids=[visit.provider_id])
+    slot_freed_announce(visit=visit, at=now, cause="cancelled")
     return visit_refetch(visit.pk)
+
+
+UNDO_SECONDS = 5 * 60
+UNDONE = "cancellation undone"
+
+
+def cancellation_undoable(*, cancelled_at: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    """A cancellation may be undone for UNDO_SECONDS (the slot must still be free: the booking decides)."""
+    return cancelled_at is not None and (now or timezone.now()) - cancelled_at < dt.timedelta(
+        seconds=UNDO_SECONDS
+    )
+
+
+@transaction.atomic
+def appointment_cancel_undo(*, account: Account, actor: User, visit_id) -> Visit:
+    """Book a just-cancelled appointment again: the same patient, provider, time and intake, through
+    `appointment_book` (so a slot taken meanwhile is refused as any booking is). The cancelled visit stays
+    in the history, marked undone; the new one is returned."""
+    if not may_book(actor):
+        raise NotAllowed("Only the front desk and clinic admins undo a cancellation.")
+    visit = visit_lock(visit_get(account=account, user=actor, visit_id=visit_id))
+    if visit.type != VisitType.SCHEDULED or visit.status != VisitStatus.CANCELLED:
+        raise Conflict("Only a cancelled appointment can be booked again.", errors={"id": ["Not cancelled."]})
+    events = visit.events.filter(to_status=VisitStatus.CANCELLED)
+    if events.filter(reason=UNDONE).exists():
+        raise Conflict("That cancellation was undone already.", errors={"id": ["Undone."]})
+    cancelled = events.exclude(from_status=VisitStatus.CANCELLED).order_by("-created").first()
+    if not cancellation_undoable(cancelled_at=cancelled and cancelled.created):
+        raise Conflict(
+            f"A cancellation can be undone for {UNDO_SECONDS // 60} minutes only: book the patient again.",
+            errors={"id": ["Too late."]},
+        )
+    try:
+        booked = appointment_book(
+            account=account,
+            actor=actor,
+            room_code=visit.room.code,
+            start=visit.start,
+            end=visit.end,
+            intake_id=visit.intake_id,
+            provider_id=visit.provider_id,
+            member_code=visit.member.code,
+            consultation_id=visit.consultation_id,
+        )
+    except Conflict as exc:
+        raise _slot_taken("The time was booked meanwhile: the appointment cannot be restored.") from exc
+    event_record(
+        visit_id=visit.pk,
+        from_status=VisitStatus.CANCELLED,
+        to_status=VisitStatus.CANCELLED,
+        actor=actor,
+        reason=UNDONE,
+        at=timezone.now(),
+    )
+    return booked
 
 
 # --- working hours (the clinic admin's page) -------------------------------------------------------------
@@ -533,6 +681,8 @@ def schedule_exception_add(
     _may_edit_hours(actor)
     provider, room = _hours_target(account=account, provider_id=provider_id, room_id=room_id)
     end_date = end_date or start_date
+    if start_date < timezone.now().astimezone(zoneinfo.ZoneInfo(provider.time_zone)).date():
+        raise InvalidInput.field("start_date", "That day is in the past: an exception starts today or later.")
     if end_date < start_date:
         raise InvalidInput.field("end_date", "The end date is before the start date.")
     if kind == ScheduleException.Kind.EXTRA and room is None:
@@ -568,3 +718,32 @@ def _as_int(value) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return -1
+
+
+# --- providers' calendar feeds -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def calendar_feed_create(*, actor: User) -> str:
+    """A new secret feed URL for the provider `actor`, replacing any they had. Returns the secret, which
+    is shown once and never stored (only its hash is)."""
+    if not actor.is_provider:
+        raise NotAllowed("Only providers have a calendar feed.")
+    provider = Provider.objects.select_for_update().get(user=actor)  # one live feed per provider
+    now = timezone.now()
+    CalendarFeed.objects.filter(provider=provider, revoked__isnull=True).update(revoked=now)
+    secret = secrets.token_urlsafe(32)
+    CalendarFeed.objects.create(
+        account_id=provider.account_id, provider=provider, secret_hash=secret_hash(secret), created=now
+    )
+    return secret
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, actor: User) -> bool:
+    """The provider's feed URL stops working. True when there was one."""
+    if not actor.is_provider:
+        raise NotAllowed("Only providers have a calendar feed.")
+    return bool(
+        CalendarFeed.objects.filter(provider__user=actor, revoked__isnull=True).update(revoked=timezone.now())
+    )

@@ -49,6 +49,21 @@ def push_test_keys_removed():
         client.close()
 
 
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own on a free port (tests.processes.PrivateRedis), killed after."""
+    import shutil
+
+    from tests.processes import PrivateRedis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    yield redis
+    redis.kill()
+
+
 @pytest.fixture(autouse=True)
 def push_isolated(settings, tmp_path_factory):
     """Events published by tests go to this run's channels (Redis) or a file of its own (SQLite), never

@@ -2,15 +2,15 @@
 
 - a name starting with `_` is private to its module: no other module imports it;
 - the project's modules import each other without a circle, lazy imports inside functions included;
-- the apps import one way, reminders -> scheduling -> visits -> push, webhooks, messaging -> clinic; only the
-  project layer imports every app.
+- the apps import one way, reminders, waitlist -> scheduling -> visits -> push, webhooks, messaging -> clinic;
+  only the project layer imports every app.
 """
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("clinic", "push", "visits", "scheduling", "webhooks", "messaging", "reminders")
+APPS = ("clinic", "push", "visits", "scheduling", "webhooks", "messaging", "reminders", "waitlist")
 
 
 def _modules() -> dict[str, Path]:
@@ -94,6 +94,7 @@ LOWER_APPS = {
     "visits": {"clinic", "push", "webhooks", "messaging"},
     "scheduling": {"clinic", "visits", "push", "messaging"},
     "reminders": {"clinic", "visits", "scheduling", "push", "webhooks", "messaging"},
+    "waitlist": {"clinic", "visits", "scheduling", "push", "webhooks", "messaging"},
 }
 
 

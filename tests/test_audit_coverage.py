@@ -6,6 +6,7 @@ caller, the way it came (page or API) and the patients it showed or changed. A r
 `test_every_route_is_classified`, so a new page or API view cannot skip the trail unnoticed.
 """
 
+import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from tests.visits.factories import IntakeFactory, VisitFactory
 from visits import lifecycle, services
 from visits.models import SummaryDownload, SummaryExport, VisitStatus, VisitSummary
 from visits.summaries.selectors import source_stamp
+from waitlist import services as waitlist_services
 
 # --- the URL configuration -------------------------------------------------------------------------------
 
@@ -67,8 +69,13 @@ NO_PATIENT_DATA = {
     "visits:admin-summary-request": "starts a PDF render; answers a button or a link",
     "visits:admin-summary-status": "a button or a link to the PDF, whose download is recorded",
     "scheduling:booking": "free slots and providers",
-    "scheduling:pick": "one free slot, its providers and an empty patient form",
+    "scheduling:pick": "one free slot and its providers",
     "scheduling:hours": "providers' working hours",
+    "scheduling:feeds": "the provider's own calendar feed URL",
+    "scheduling:feed": "a provider's visits as kind, length and room: no patient data (tested)",
+    "waitlist:offers-stop": "withdraws a slot's offers; answers a redirect",
+    "link_waitlist_offer": "the patient's own offer through its link: a slot, no name; accepting and "
+    "declining are recorded as the patient via the link (tests/waitlist/test_pages.py)",
     "api-schema": "the OpenAPI schema",
     "api-docs": "the API's documentation",
     "api-redoc": "the API's documentation",
@@ -274,6 +281,10 @@ def _build() -> dict[str, Any]:
         provider_id=provider.pk,
         member_code=pat.code,
     )
+    sam_waiting = waitlist_services.waitlist_entry_add(
+        account=account, actor=desk, room=room, member_code=sam.code, consultation=consultation,
+        earliest=dt.date(2027, 3, 8), latest=dt.date(2027, 3, 19),
+    )  # fmt: skip
     superuser = UserFactory(account=None, is_superuser=True, is_staff=True)
     return {
         **locals(),
@@ -318,6 +329,19 @@ def api(who, method, path, patients, data=None, multipart=False):
 
 PAT, SAM = "P-1001", "P-1002"
 MONDAY = "2027-03-08"
+
+
+def _cancelled_url(w, action: str) -> str:
+    """The URL of `action` on Pat's appointment, cancelled just now."""
+    scheduling_services.appointment_cancel(
+        account=w.account, actor=w.desk, visit_id=w.appointment.pk, reason="Phoned"
+    )
+    return f"/scheduling/calendar/{w.appointment.pk}/{action}/"
+
+
+def _waitlist_entry(w, code):
+    return {"room": w.room.pk, "patient": code, "consultation": w.consultation.pk, "earliest": MONDAY,
+            "latest": "2027-03-19"}  # fmt: skip
 
 
 def _booking(w):
@@ -426,6 +450,14 @@ PATIENT_DATA = {
             htmx=True,
         )
     ],
+    "waitlist:page": [
+        page("desk", "get", "/waitlist/", [SAM]),
+        page("desk", "post", "/waitlist/", [PAT], lambda w: _waitlist_entry(w, PAT)),
+    ],
+    "waitlist:offers": [page("desk", "get", "/waitlist/offers/", [SAM], htmx=True)],
+    "waitlist:entry-remove": [
+        page("desk", "post", lambda w: f"/waitlist/entries/{w.sam_waiting.pk}/remove/", [SAM])
+    ],
     # API
     "users-sso": [
         api("key", "post", "users/sso", ["EXT-1"], {"code": "EXT-1", "first_name": "E", "last_name": "X"})
@@ -497,7 +529,25 @@ PATIENT_DATA = {
             [PAT],
             {"next_free": "on"},
         ),
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/calendar/{w.appointment.pk}/move/",
+            [PAT],
+            {"start": ts(la(2027, 3, 8, 11)), "confirmed": "on"},
+        ),
     ],
+    "scheduling:calendar-cancel": [
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/calendar/{w.appointment.pk}/cancel/",
+            [PAT],
+            {"reason": "Phoned"},
+            htmx=True,
+        )
+    ],
+    "scheduling:calendar-undo": [page("desk", "post", lambda w: _cancelled_url(w, "undo"), [PAT], htmx=True)],
     "visits:board-priority": [
         page("desk", "post", lambda w: f"/board/visits/{w.queued.pk}/priority/", [SAM], {"priority": "1"})
     ],

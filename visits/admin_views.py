@@ -214,6 +214,7 @@ def admin_downloads(request):
     """Who downloaded which visit's summary, and when."""
     downloads = selectors.recent_downloads(account=request.user.account, user=request.user)
     page = Paginator(downloads, 50).get_page(request.GET.get("page"))
-    audit.audit_record_many(request, audit.Action.LIST, [d.visit for d in page])
+    # A ZIP's entry names no patient: only single downloads show patient data.
+    audit.audit_record_many(request, audit.Action.LIST, [d.visit for d in page if d.visit_id])
     zone = selectors.admin_zone(account=request.user.account)
     return render(request, "visits/admin_visits_downloads.html", {"page": page, "zone": zone})

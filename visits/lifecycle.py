@@ -28,7 +28,8 @@ from webhooks.services import WebhookEvent, webhook_events_record
 ENDED_STATUSES = (VisitStatus.COMPLETED, VisitStatus.CANCELLED)
 
 # Sent inside the transaction, after a transition moved an appointment (its status, or its provider when a
-# provider takes it): `provider_ids` are the providers whose held time may have changed. Scheduling's
+# provider takes it): `provider_ids` are the providers whose held time may have changed; `visit` (as it was
+# before the change), `to_status` and `at` say what happened. Scheduling's
 # cached availability listens (scheduling/apps.py); nothing in visits knows about it.
 held_time_changed = Signal()
 # Sent inside the transaction with `visit_ids` whenever an appointment is booked, moved or leaves
@@ -126,7 +127,9 @@ def transition_record(
     _announce(ended_visit_ids=ended, changed=_changed_of(visit, from_status=from_status, to_status=to_status))
     held.discard(None)
     if held:
-        held_time_changed.send(sender=Visit, provider_ids=sorted(held))
+        held_time_changed.send(
+            sender=Visit, provider_ids=sorted(held), visit=visit, to_status=to_status, at=at
+        )
     appointments = [visit.pk] if visit.type == VisitType.SCHEDULED else []
     if visit.appointment_id and appointment_changes is not None:
         appointments.append(visit.appointment_id)

@@ -399,10 +399,18 @@ class VisitSummary(models.Model):
 
 
 class SummaryDownload(models.Model):
-    """Who downloaded which visit's summary, and when."""
+    """Who downloaded which visit's summary, or a bulk ZIP of `visit_count` summaries, and when. The log
+    of files sent; the audit trail still records each visit read."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="summary_downloads")
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="summary_downloads")
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.CASCADE, related_name="summary_downloads"
+    )
+    # The export row is removed after SUMMARY_EXPORT_TTL; its entry in the log stays, with its count.
+    export = models.ForeignKey(
+        "SummaryExport", null=True, blank=True, on_delete=models.SET_NULL, related_name="downloads"
+    )
+    visit_count = models.PositiveIntegerField(default=1)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -412,7 +420,8 @@ class SummaryDownload(models.Model):
         ordering = ["-created"]
 
     def __str__(self) -> str:
-        return f"visit {self.visit_id} summary downloaded by {self.user_id} at {self.created:%Y-%m-%d %H:%M}"
+        what = f"visit {self.visit_id} summary" if self.visit_id else f"ZIP of {self.visit_count} summaries"
+        return f"{what} downloaded by {self.user_id} at {self.created:%Y-%m-%d %H:%M}"
 
 
 class SummaryExport(models.Model):

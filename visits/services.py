@@ -87,8 +87,13 @@ def intake_custom_fields_clean(*, custom: dict) -> dict:
 
 def _intake_member(*, account: Account, actor: User, member_code: str | None) -> Member | None:
     if member_code:
-        if actor.is_member and actor.member.code != member_code:
-            raise NotAllowed("A patient can only act for themselves.", errors={"member_id": ["Not yours."]})
+        if actor.is_member:
+            # `member_id` takes the code or the person id; a patient may name only themselves by either.
+            if str(member_code) not in (actor.member.code, str(actor.pk)):
+                raise NotAllowed(
+                    "A patient can only act for themselves.", errors={"member_id": ["Not yours."]}
+                )
+            return actor.member
         return member_by_code(account=account, code=member_code)
     return actor.member if actor.is_member else None
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('clinic', '0007_member_language_audit_via_link'),
+        ('clinic', '0008_member_language_audit_via_link'),
     ]
 
     operations = [

@@ -40,4 +40,8 @@ class Backend(abc.ABC):
         """The id of the account's newest event (events.ORIGIN when it has none)."""
 
     @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise unless the backend answers now: the readiness probe's check."""
+
+    @abc.abstractmethod
     def reader(self) -> Reader: ...

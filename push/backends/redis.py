@@ -60,6 +60,9 @@ class RedisBackend(Backend):
         newest = self._client.xrevrange(self.log_key(account_id), count=1)
         return newest[0][0].decode() if newest else ORIGIN
 
+    def ping(self) -> None:
+        self._client.ping()
+
     def reader(self) -> "RedisReader":
         return RedisReader(self)
 

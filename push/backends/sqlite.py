@@ -116,6 +116,9 @@ class SQLiteBackend(Backend):
         finally:
             conn.close()
 
+    def ping(self) -> None:
+        self.connect().close()
+
     def reader(self) -> "SQLiteReader":
         return SQLiteReader(self)
 

@@ -9,8 +9,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('clinic', '0007_member_language_audit_via_link'),
-        ('visits', '0010_visit_confirmed_at'),
+        ('clinic', '0008_member_language_audit_via_link'),
+        ('visits', '0011_visit_confirmed_at'),
     ]
 
     operations = [

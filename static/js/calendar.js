@@ -1,6 +1,7 @@
 // Front desk calendar: drag an appointment onto a free cell to move it there. An enhancement only: every
 // appointment also has "Move to next free slot" and a time field, and the booking service decides either
-// way (a refusal comes back in the grid with the reason, and the block stays where it was).
+// way, once the move is confirmed (a refusal comes back in the grid with the reason, and the block
+// stays where it was).
 (function () {
   "use strict";
 
@@ -29,6 +30,18 @@
   document.addEventListener("dragleave", function (event) {
     var cell = event.target.closest && event.target.closest("td.cell.free");
     if (cell) cell.classList.remove("drop-target");
+  });
+
+  // The filter form sits outside the swapped grid: after a day or week link, it shows the day shown
+  // (left alone while someone is typing in it).
+  document.addEventListener("htmx:afterSwap", function () {
+    var shown = document.getElementById("calendar-shown");
+    var form = document.getElementById("calendar-form");
+    if (!shown || !form) return;
+    [["day", shown.dataset.day], ["view", shown.dataset.view], ["room", shown.dataset.room]].forEach(function (pair) {
+      var field = form.elements[pair[0]];
+      if (field && field !== document.activeElement && pair[1]) field.value = pair[1];
+    });
   });
 
   document.addEventListener("drop", function (event) {

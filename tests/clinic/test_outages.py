@@ -47,7 +47,10 @@ def test_healthz_answers_without_touching_the_database(client, django_assert_num
 def test_readyz_is_ready_when_the_database_and_broker_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "broker": "ok", "push": "ok"},
+    }
 
 
 def test_readyz_names_the_database_when_it_is_down(client):
@@ -56,7 +59,8 @@ def test_readyz_names_the_database_when_it_is_down(client):
     assert response.status_code == 503
     body = response.json()
     assert (body["code"], body["message"]) == (503, "Not ready: database unreachable.")
-    assert body["checks"]["database"].startswith("unreachable") and body["checks"]["broker"] == "ok"
+    assert body["checks"]["database"].startswith("unreachable")
+    assert body["checks"]["broker"] == body["checks"]["push"] == "ok"
     assert response["Retry-After"] == "5"
 
 
@@ -69,6 +73,19 @@ def test_readyz_names_the_broker_when_redis_is_down(client):
     body = response.json()
     assert body["message"] == "Not ready: broker unreachable."
     assert body["checks"]["database"] == "ok" and body["checks"]["broker"].startswith("unreachable")
+
+
+def test_readyz_names_the_push_backend_when_its_redis_is_down(client, settings):
+    """Live queues go through the push app's Redis, which may be another server than the broker's: a
+    node that cannot publish to it is not ready (its pages would only poll)."""
+    settings.PUSH_URL = f"redis://127.0.0.1:{free_port()}/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["message"] == "Not ready: push unreachable."
+    assert body["checks"]["database"] == body["checks"]["broker"] == "ok"
+    assert body["checks"]["push"].startswith("unreachable")
+    assert response["Retry-After"] == "5"
 
 
 def test_the_api_answers_503_in_the_envelope_while_the_database_is_down(room, provider_api):

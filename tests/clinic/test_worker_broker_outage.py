@@ -6,14 +6,10 @@ The Redis is this test's own (a free port, no persistence), never the shared one
 import datetime as dt
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -23,7 +19,7 @@ from kombu import Connection
 
 from clinic.celery import app
 from tests.clinic.worker_tasks import hold
-from tests.processes import free_port, wait_for
+from tests.processes import database_url, wait_for
 from tests.visits.factories import VisitFactory
 from visits.models import Visit, VisitStatus
 from visits.tasks import close_overdue_visits
@@ -33,57 +29,13 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 OUTAGE_SECONDS = 10
 
 
-class PrivateRedis:
-    """A redis-server of this test's own, daemonized, on one port for its whole life."""
-
-    def __init__(self, directory: Path):
-        self.directory, self.port = directory, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.pidfile = directory / "redis.pid"
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        subprocess.run(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.pidfile),
-             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
-            check=True, timeout=10,
-        )  # fmt: skip
-        wait_for(self.answers, 10, "the private Redis to answer")
-
-    def kill(self) -> None:
-        if self.pidfile.exists():
-            os.kill(int(self.pidfile.read_text()), signal.SIGKILL)
-            wait_for(lambda: not self.answers(), 10, "the private Redis to stop")
-            self.pidfile.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    if not shutil.which("redis-server"):
-        pytest.skip("needs redis-server")
-    redis = PrivateRedis(tmp_path)
-    redis.start()
-    yield redis
-    redis.kill()
-
-
 def test_worker_consumes_again_after_its_redis_was_down_for_ten_seconds(private_redis, room, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a database it can share with the test: PostgreSQL")
-    db = connection.settings_dict
     env = {
         **os.environ,
         "CELERY_BROKER_URL": private_redis.url,
-        "DATABASE_URL": f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:"
-        f"{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(connection.settings_dict),
         "DATABASE_POOL": "false",
     }
     log = tmp_path / "worker.log"

@@ -147,19 +147,31 @@ def test_moving_to_the_next_free_slot_and_to_a_taken_time(
     visit = book(room=room, front_desk=front_desk, member=member, provider=provider, start=la(2027, 3, 8, 10))
     book(room=room, front_desk=front_desk, member=member, provider=provider, start=la(2027, 3, 8, 10, 15))
     client.force_login(front_desk)
-    moved = client.post(f"/scheduling/calendar/{visit.pk}/move/", {"next_free": "on"})
+    url = f"/scheduling/calendar/{visit.pk}/move/"
+    asked = client.post(url, {"next_free": "on"})
+    assert asked.status_code == 200
+    question = asked.content.decode()
+    assert (
+        "Move Pat Jones from Mon 08 Mar, 10:00 with Dr. Lee to Mon 08 Mar, 10:30 with Dr. Lee?" in question
+    )  # 10:15 is taken
+    assert f'name="start" value="{ts(la(2027, 3, 8, 10, 30))}"' in question
+    visit.refresh_from_db()
+    assert visit.start == la(2027, 3, 8, 10)  # nothing moves before the answer
+    moved = client.post(url, {"start": ts(la(2027, 3, 8, 10, 30)), "confirmed": "on"})
     assert moved.status_code == 200
     visit.refresh_from_db()
-    assert visit.start == la(2027, 3, 8, 10, 30)  # 10:15 is taken
+    assert visit.start == la(2027, 3, 8, 10, 30)
     assert "Moved Pat Jones to Mon 08 Mar, 10:30 with Dr. Lee" in moved.content.decode()
-    taken = client.post(f"/scheduling/calendar/{visit.pk}/move/", {"day": "2027-03-08", "time": "10:15"})
+    asked = client.post(url, {"day": "2027-03-08", "time": "10:15"}).content.decode()
+    assert "to Mon 08 Mar, 10:15 with Dr. Lee?" in asked
+    taken = client.post(url, {"day": "2027-03-08", "time": "10:15", "confirmed": "on"})
     assert taken.status_code == 409
     assert "no longer available" in taken.content.decode()
     visit.refresh_from_db()
     assert visit.start == la(2027, 3, 8, 10, 30) and visit.status == VisitStatus.WAITING
     dropped = client.post(
         f"/scheduling/calendar/{visit.pk}/move/",
-        {"start": ts(la(2027, 3, 8, 13)), "provider": other_provider.pk},
+        {"start": ts(la(2027, 3, 8, 13)), "provider": other_provider.pk, "confirmed": "on"},
     )
     assert dropped.status_code == 200
     visit.refresh_from_db()

@@ -12,7 +12,7 @@ from clinic.models import Member, Provider, Room, User
 from scheduling import services
 from tests.browser import wait_for_htmx
 from tests.clinic.factories import ProviderFactory
-from visits.models import Visit
+from visits.models import Visit, VisitStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
@@ -58,6 +58,14 @@ def open_calendar(staff_page, clinic, width: int, height: int = 900):
     return page
 
 
+def confirm(page, question: str) -> None:
+    """Every move is asked before it is saved: check the question, then say yes."""
+    asked = page.locator("#confirm-move")
+    expect(asked).to_contain_text(question)
+    wait_for_htmx(page)
+    asked.get_by_role("button", name="Yes, move").click()
+
+
 def test_the_calendar_at_1440_px_moves_by_button_time_field_and_drag(staff_page, clinic):
     page = open_calendar(staff_page, clinic, 1440, height=1600)
     headers = page.locator("table.calendar th.provider")
@@ -74,6 +82,7 @@ def test_the_calendar_at_1440_px_moves_by_button_time_field_and_drag(staff_page,
     block.get_by_role("link", name="Move Pat Jones").click()
     wait_for_htmx(page)
     page.locator("#move-card").get_by_role("button", name="Move to next free slot").click()
+    confirm(page, "to " + clinic["day"].strftime("%a %d %b") + ", 10:15 with Dr. Lee?")
     expect(page.locator("#message")).to_contain_text("10:15 with Dr. Lee")
     expect(page.locator(f"#block-{clinic['visit'].pk}")).to_contain_text("10:15\N{EN DASH}10:30")
 
@@ -84,6 +93,7 @@ def test_the_calendar_at_1440_px_moves_by_button_time_field_and_drag(staff_page,
     wait_for_htmx(page)
     card.get_by_label("Time").fill("11:00")
     card.get_by_role("button", name="Move", exact=True).click()
+    confirm(page, "11:00 with Dr. Lee?")
     expect(page.locator("#message")).to_contain_text("11:00 with Dr. Lee")
 
     wait_for_htmx(page)
@@ -91,6 +101,7 @@ def test_the_calendar_at_1440_px_moves_by_button_time_field_and_drag(staff_page,
     # Both ends in view before the pointer goes down (scrolling the grid mid-drag would lose the block).
     target.scroll_into_view_if_needed()
     page.locator(f"#block-{clinic['visit'].pk}").drag_to(target)
+    confirm(page, "from " + clinic["day"].strftime("%a %d %b") + ", 11:00 with Dr. Lee to")
     expect(page.locator("#message")).to_contain_text("14:00 with Dr. Patel")
     visit = Visit.objects.get(pk=clinic["visit"].pk)
     assert (visit.start, visit.provider_id) == (at(clinic["day"], 14), clinic["patel"].pk)
@@ -121,3 +132,28 @@ def test_the_calendar_at_390_px_scrolls_inside_its_box(staff_page, clinic):
     gap.scroll_into_view_if_needed()
     expect(gap).to_be_in_viewport()
     expect(page.locator("table.calendar th.time").first).to_be_visible()
+
+    # Cancel on the phone: the block stays struck through, with who and why, and Undo books it again.
+    wait_for_htmx(page)
+    block = page.locator(f"#block-{clinic['visit'].pk}")
+    block.get_by_role("link", name="Move Pat Jones").click()
+    card = page.locator("#move-card")
+    expect(card).to_be_visible()
+    wait_for_htmx(page)
+    card.get_by_label("Cancellation reason").fill("Car broke down <b>again</b>")
+    card.get_by_role("button", name="Cancel appointment").click()
+    expect(page.locator("#message")).to_contain_text("Undo is offered for 5 minutes")
+    expect(block.locator("s")).to_have_text("Pat Jones")
+    expect(block).to_contain_text("Cancelled by Frank Desk: Car broke down <b>again</b>")
+    wait_for_htmx(page)
+    block.get_by_role("button", name="Undo the cancellation of Pat Jones").click()
+    expect(page.locator("#message")).to_contain_text("Booked Pat Jones again")
+    again = Visit.objects.get(member__code="P-1001", status=VisitStatus.WAITING)
+    expect(page.locator(f"#block-{again.pk}")).to_contain_text("booked")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # The date field follows the day shown.
+    wait_for_htmx(page)
+    page.get_by_role("navigation", name="Days").get_by_role("link", name="Next day").click()
+    following = clinic["day"] + dt.timedelta(days=1)
+    expect(page.locator("#calendar-form input[name=day]")).to_have_value(following.isoformat())

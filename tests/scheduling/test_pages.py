@@ -98,14 +98,18 @@ def test_booking_a_slot_confirms_it_and_a_taken_slot_shows_a_message_and_fresh_s
         HTTP_HX_REQUEST="true",
     )
     assert gone["HX-Retarget"] == "#workspace"
-    assert "That slot was just taken. Here are the free ones now." in gone.content.decode()
+    assert "That slot was just booked by someone else. Here are the free ones now." in gone.content.decode()
 
     someone = MemberFactory(account=account, first_name="Sam", last_name="Reed")
     taken = book_post(desk, room, consultation, la(2027, 3, 8, 9), someone.code, provider)
     body = taken.content.decode()
     assert taken.status_code == 200
-    assert "That time is not an available slot. Pick another slot: these are free now." in body
+    assert "Just booked by someone else." in body
     assert ">09:15<" in body and ">09:00<" not in body
+    # The card stays, for the same patient, with the nearest free times as buttons.
+    assert 'id="book-card"' in body and f'value="{someone.code}"' in body and "checked" in body
+    assert f'name="alternative" value="{ts(la(2027, 3, 8, 9, 15))}:{provider.pk}"' in body
+    assert "Book Mon 8 Mar, 09:15 with Dr. Lee" in body
     assert not Visit.objects.filter(member=someone).exists()
 
 
@@ -156,9 +160,18 @@ def test_day_view_reschedule_and_cancel(
     ).content.decode()
     assert ">09:45<" in panel and ">10:00<" not in panel
 
-    moved = desk.post(
+    asked = desk.post(
         f"/scheduling/appointments/{visit.pk}/reschedule/",
         {"start": ts(la(2027, 3, 8, 11))},
+        HTTP_HX_REQUEST="true",
+    )
+    assert asked["HX-Retarget"] == f"#reschedule-{visit.pk}"
+    assert "Move Pat Jones from Mon 8 Mar, 10:00 to Mon 8 Mar, 11:00?" in asked.content.decode()
+    visit.refresh_from_db()
+    assert visit.start == la(2027, 3, 8, 10)  # not before the answer
+    moved = desk.post(
+        f"/scheduling/appointments/{visit.pk}/reschedule/",
+        {"start": ts(la(2027, 3, 8, 11)), "confirmed": "on"},
         HTTP_HX_REQUEST="true",
     )
     assert moved["HX-Retarget"] == "#schedule"
@@ -177,7 +190,7 @@ def test_day_view_reschedule_and_cancel(
     )
     clash = desk.post(
         f"/scheduling/appointments/{visit.pk}/reschedule/",
-        {"start": ts(la(2027, 3, 8, 12))},
+        {"start": ts(la(2027, 3, 8, 12)), "confirmed": "on"},
         HTTP_HX_REQUEST="true",
     )
     assert clash["HX-Retarget"] == f"#reschedule-{visit.pk}"
@@ -232,6 +245,7 @@ def test_clinic_admin_edits_hours_and_exceptions(client, clinic_admin, provider,
             "hours-weekday": 0,
             "hours-start_time": "22:00",
             "hours-end_time": "02:00",
+            "hours-overnight": "on",
         },
         follow=True,
     )
@@ -266,7 +280,10 @@ def test_clinic_admin_edits_hours_and_exceptions(client, clinic_admin, provider,
         follow=True,
     )
     assert "Extra hours need a room." in bad.content.decode()
-    client.post(url, {"action": "delete_hours", "id": rule.pk})
+    asked = client.post(url, {"action": "delete_hours", "id": rule.pk}).content.decode()
+    assert "Remove Monday 22:00-02:00 (next day) in Room main?" in asked
+    assert WorkingHours.objects.exists()  # not before the answer
+    client.post(url, {"action": "delete_hours", "id": rule.pk, "confirmed": "yes"})
     assert not WorkingHours.objects.exists()
 
 

@@ -3,10 +3,12 @@
 import datetime as dt
 import io
 import zipfile
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
 
+from clinic.models import AuditEvent
 from tests.clinic.factories import AccountFactory, MemberFactory, RoomFactory, clinic_admin_user
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
 from visits import analytics, selectors
@@ -84,7 +86,7 @@ def test_a_polling_cell_whose_session_expired_sends_the_page_to_the_login_form(c
     status = reverse("visits:admin-summary-status", args=[clinic["pat1"].pk])
     response = client.get(status, HTTP_HX_CURRENT_URL="http://testserver/manage/visits/?patient=ada", **HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == "/login/?next=%2Fmanage%2Fvisits%2F%3Fpatient%3Dada"
+    assert parse_qs(urlsplit(response["HX-Redirect"]).query) == {"next": ["/manage/visits/?patient=ada"]}
 
 
 def test_the_home_page_sends_admins_here(admin_client):
@@ -289,8 +291,15 @@ def test_bulk_export_of_the_filtered_visits(admin_client, clinic, django_capture
         for k, d in (("ada1", "2026-06-01"), ("ada2", "2026-06-03"))
     )
     assert all(archive.read(name).startswith(b"%PDF") for name in names)
-    # Downloading the ZIP downloads every summary in it: each is in the log.
-    assert sorted(SummaryDownload.objects.values_list("visit_id", flat=True)) == sorted(export.visit_ids)
+    # The download log has one entry for the ZIP, with its count; the audit trail has each visit read.
+    entry = SummaryDownload.objects.get()
+    assert (entry.export, entry.visit, entry.visit_count) == (export, None, 2)
+    downloaded = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD, object_type="visit")
+    read = sorted(int(pk) for pk in downloaded.values_list("object_id", flat=True))
+    assert read == sorted(export.visit_ids)
+    log = admin_client.get(reverse("visits:admin-downloads")).content.decode()
+    assert "ZIP export of 2 visit summaries" in log
+    assert log.count("<tr>") == 2  # the header and the one entry
 
 
 def test_export_progress_is_counted(clinic, account, clinic_admin):

@@ -136,6 +136,16 @@ def test_a_patient_cannot_create_an_intake_for_another_patient(member_api, room)
     assert response.status_code == 403
 
 
+def test_a_patient_may_name_themselves_by_code_or_person_id(member_api, room, member):
+    for own_id in (member.code, str(member.user_id)):
+        response = member_api.post("intakes", {"room_code": room.code, "member_id": own_id, "reset": True})
+        assert response.status_code == 201, response.json()
+        assert response.json()["data"]["member_id"] == member.code
+    someone = MemberFactory(account=room.account)
+    response = member_api.post("intakes", {"room_code": room.code, "member_id": str(someone.user_id)})
+    assert response.status_code == 403
+
+
 def test_another_patients_intake_is_404(member_api, room):
     theirs = IntakeFactory(account=room.account, room=room)
     assert member_api.get(f"intakes/{theirs.pk}").status_code == 404

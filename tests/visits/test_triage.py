@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +36,16 @@ def test_a_rooms_urgent_answer_puts_the_patient_first(client, room, member, prov
     html = client.get(reverse("visits:dashboard")).content.decode()
     assert html.index(f'id="visit-{urgent.pk}"') < html.index(f'id="visit-{earlier.pk}"')
     assert "Urgent" in html
+
+
+@pytest.mark.parametrize(
+    "rule", ['["yes"]', {"custom_chest_pain": "yes"}, {"custom_chest_pain": []}, {"custom_chest_pain": [""]}]
+)
+def test_a_misshapen_urgent_rule_is_refused_with_its_shape(room, rule):
+    room.urgent_answers = rule
+    with pytest.raises(ValidationError) as refused:
+        room.full_clean()
+    assert "custom_chest_pain" in str(refused.value) or "Write it as" in str(refused.value)
 
 
 def test_staff_and_the_rooms_providers_set_priority_and_it_is_recorded(

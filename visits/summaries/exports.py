@@ -80,16 +80,13 @@ def export_build(*, export_id) -> SummaryExport | None:
     return export
 
 
-@transaction.atomic
-def export_download_record(*, export: SummaryExport, user: User) -> int:
-    """A ZIP download is a download of every summary in it: one log row per visit."""
-    visit_ids = (
-        Visit.objects.for_account(export.account_id)
-        .filter(pk__in=export.visit_ids)
-        .values_list("pk", flat=True)
+def export_download_record(*, export: SummaryExport, user: User) -> SummaryDownload:
+    """A ZIP download is one entry in the download log, with the number of summaries it holds (the
+    audit trail records each visit read, at the view)."""
+    count = Visit.objects.for_account(export.account_id).filter(pk__in=export.visit_ids).count()
+    return SummaryDownload.objects.create(
+        account_id=export.account_id, export=export, visit_count=count, user=user
     )
-    rows = [SummaryDownload(account_id=export.account_id, visit_id=pk, user=user) for pk in visit_ids]
-    return len(SummaryDownload.objects.bulk_create(rows))
 
 
 def exports_cleanup(*, now: dt.datetime | None = None) -> int:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('visits', '0009_visit_priority'),
+        ('visits', '0010_summary_download_export'),
     ]
 
     operations = [

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0006_auditevent"),
+        ("clinic", "0007_patient_code_pattern_and_search_indexes"),
     ]
 
     operations = [
