@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "push",
     "webhooks",
     "messaging",
+    "reminders",
     "waitlist",
 ]
 
@@ -333,6 +334,8 @@ CELERY_TASK_ROUTES = {
     "messaging.tasks.deliver": {"queue": "messages"},
     "messaging.tasks.sweep": {"queue": "periodic"},
     "messaging.tasks.links_cleanup": {"queue": "periodic"},
+    "reminders.tasks.sweep": {"queue": "periodic"},
+    "reminders.tasks.catch_up": {"queue": "periodic"},
     "waitlist.tasks.offers_sweep": {"queue": "periodic"},
 }
 # Every task is idempotent: acknowledged once done, and run again when its worker dies mid-task.
@@ -476,6 +479,28 @@ CELERY_BEAT_SCHEDULE["messaging-sweep"] = {
 CELERY_BEAT_SCHEDULE["messaging-links-cleanup"] = {
     "task": "messaging.tasks.links_cleanup",
     "schedule": 24 * 3600.0,
+}
+
+# --- Appointment reminders (reminders/) ------------------------------------------------------
+# Minutes before an appointment that reminders go, and the hours nothing is sent ("HH:MM-HH:MM" in the
+# room's zone; empty: none), unless the clinic or the room sets its own (ReminderPlan, in the admin).
+REMINDER_OFFSETS = env.list("REMINDER_OFFSETS", cast=int, default=[24 * 60, 120])
+_quiet = env("REMINDER_QUIET_HOURS", default="21:00-08:00")
+REMINDER_QUIET_HOURS = (
+    tuple(dt.time.fromisoformat(part.strip()) for part in _quiet.split("-", 1)) if _quiet else None
+)
+# How many days of free slots the patient's reschedule page offers.
+REMINDER_RESCHEDULE_DAYS = env.int("REMINDER_RESCHEDULE_DAYS", default=14)
+CELERY_BEAT_SCHEDULE["reminders-sweep"] = {
+    "task": "reminders.tasks.sweep",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+# Changes whose task a broker outage lost are told late rather than never.
+CELERY_BEAT_SCHEDULE["reminders-catch-up"] = {
+    "task": "reminders.tasks.catch_up",
+    "schedule": 300.0,
+    "options": {"expires": 290},
 }
 
 # --- Audit trail -----------------------------------------------------------------------------

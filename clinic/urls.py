@@ -36,6 +36,8 @@ urlpatterns = [
     # A signed link's page is named `link_<purpose>` (messaging/links.py): the patient's, no login.
     path("offer/<str:token>/", waitlist_views.offer, name="link_waitlist_offer"),
     path("manage/webhooks/", include("webhooks.urls")),
+    # The patients' pages behind the links in their messages (no login).
+    path("a/", include("reminders.urls")),
     path(
         "api/v3/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -58,17 +58,33 @@ def link_issue(*, purpose: str, obj_id: str, expires_at: dt.datetime) -> str:
     return links_issue(requests=[LinkRequest(purpose=purpose, obj_id=obj_id, expires_at=expires_at)])[0]
 
 
+# Per row what differs, as arrays: a sweep's 6,000 links are five parameters, not 30,000 (as clinic.audit).
+_INSERT = (
+    f"INSERT INTO {LinkToken._meta.db_table} (purpose, obj_id, digest, expires_at, created) "
+    "SELECT p, o, d, e, %s "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[]) AS r(p, o, d, e)"
+)
+_PLACEHOLDER = "--token--"  # never a token (43 URL-safe characters), never in a route
+
+
 def links_issue(*, requests: Sequence[LinkRequest]) -> list[str]:
     """Many links in one insert (a reminder sweep issues three per message), their paths in order."""
+    if not requests:
+        return []
     tokens = [secrets.token_urlsafe(32) for _ in requests]
-    paths = [
-        reverse(f"link_{r.purpose}", kwargs={"token": token})
-        for r, token in zip(requests, tokens, strict=True)
+    # Each purpose's route reversed once: a token is URL-safe, so it stands in the path as it is.
+    routes = {r.purpose: reverse(f"link_{r.purpose}", kwargs={"token": _PLACEHOLDER}) for r in requests}
+    paths = [routes[r.purpose].replace(_PLACEHOLDER, t) for r, t in zip(requests, tokens, strict=True)]
+    rows = [
+        (r.purpose, r.obj_id, link_digest(t), r.expires_at) for r, t in zip(requests, tokens, strict=True)
     ]
-    LinkToken.objects.bulk_create(
-        LinkToken(purpose=r.purpose, obj_id=r.obj_id, digest=link_digest(token), expires_at=r.expires_at)
-        for r, token in zip(requests, tokens, strict=True)
-    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT, [timezone.now(), *(list(column) for column in zip(*rows, strict=True))])
+    else:
+        LinkToken.objects.bulk_create(
+            LinkToken(purpose=p, obj_id=o, digest=d, expires_at=e) for p, o, d, e in rows
+        )
     return paths
 
 

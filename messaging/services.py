@@ -11,6 +11,7 @@ and the mark means that message may go twice (at least once, never lost).
 import base64
 import datetime as dt
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -114,7 +115,10 @@ def messages_send(*, account: Account, outgoing: Sequence[Outgoing]) -> list[Mes
         rows = [_message_of(account, o, granted, book, now) for o in fresh]
         # A concurrent caller with the same key (two beats) waits on the unique index, then inserts nothing.
         Message.objects.bulk_create(rows, ignore_conflicts=True)
-        stored = Message.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows])
+        # Read back without the bodies just written: the callers want the row, not its text again.
+        stored = Message.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).only(
+            "id", "dedupe_key", "status", "kind", "channel", "account_id", "member_id"
+        )
         existing |= {m.dedupe_key: m for m in stored}
         pending = sorted(m.pk for m in stored if m.status == MessageStatus.PENDING)
         for start in range(0, len(pending), DELIVER_BATCH):
@@ -226,6 +230,7 @@ def messages_deliver(*, message_ids: Sequence[int]) -> int:
         Message.objects.filter(pk__in=ids).update(
             status=MessageStatus.CANCELLED, reason=reason[:300], claimed_until=None
         )
+    _links_scrubbed([m for m in messages if m.pk in dropped])
     messages = [m for m in messages if m.pk not in dropped]
     emails = [m for m in messages if m.channel == Channel.EMAIL]
     texts = [m for m in messages if m.channel == Channel.SMS]
@@ -335,12 +340,28 @@ def _send_texts(messages: list[Message]) -> tuple[list[int], dict[int, str]]:
     return sent, failed
 
 
+# A link's token as it stands in a URL path (messaging.links: 43 URL-safe characters between slashes).
+_TOKEN_IN_PATH = re.compile(r"(?<=/)[A-Za-z0-9_-]{43}(?=/)")
+
+
+def _links_scrubbed(messages: list[Message]) -> None:
+    """Once a message is out (or will never go), the clear tokens of its links leave the table: the pending
+    outbox is the only place they are kept, and the links themselves only as digests."""
+    for message in messages:
+        text = _TOKEN_IN_PATH.sub("…", message.body_text)
+        html = _TOKEN_IN_PATH.sub("…", message.body_html)
+        if (text, html) != (message.body_text, message.body_html):
+            Message.objects.filter(pk=message.pk).update(body_text=text, body_html=html)
+
+
 def _mark(messages: list[Message], *, sent: list[int], failed: dict[int, str]) -> None:
     now = timezone.now()
     if sent:
         Message.objects.filter(pk__in=sent).update(
             status=MessageStatus.SENT, sent_at=now, claimed_until=None, reason=""
         )
+    given_up = {m.pk for m in messages if m.pk in failed and m.attempts >= MAX_ATTEMPTS}
+    _links_scrubbed([m for m in messages if m.pk in {*sent, *given_up}])
     for message in messages:
         if message.pk not in failed:
             continue

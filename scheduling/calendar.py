@@ -97,6 +97,7 @@ class Appointment:
     status: int
     cancelled_by: str = ""
     cancel_reason: str = ""
+    confirmed: bool = False  # by the patient, through the link in a message
     undoable: bool = False  # cancelled within the undo window (services.cancellation_undoable)
 
 
@@ -136,13 +137,16 @@ def _block(a: Appointment, zone, now: int) -> Block:
     if cancelled:
         why = CloseReason(a.cancel_reason).label if a.cancel_reason in CloseReason.values else a.cancel_reason
         note = "Cancelled" + (f" by {a.cancelled_by}" if a.cancelled_by else "") + (f": {why}" if why else "")
+    words = STATUS_WORDS[VisitStatus(a.status)]
+    if a.confirmed and a.status == VisitStatus.WAITING:
+        words = "confirmed"  # still booked, and the patient said they will come
     return Block(
         visit_id=a.visit_id,
         time=f"{_local(a.start, zone):%H:%M}\N{EN DASH}{_local(a.end, zone):%H:%M}",
         patient=a.patient,
         reason=a.reason,
-        status=STATUS_WORDS[VisitStatus(a.status)],
-        css=STATUS_WORDS[VisitStatus(a.status)].replace(" ", "-"),
+        status=words,
+        css=words.replace(" ", "-"),
         cancelled=cancelled,
         cancel_note=note,
         movable=a.status == VisitStatus.WAITING and a.start > now,

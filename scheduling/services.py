@@ -18,7 +18,7 @@ from scheduling.feeds import secret_hash
 from scheduling.models import CalendarFeed, ScheduleException, SlotHold, WorkingHours
 from scheduling.selectors import consultation_of_room, providers_free_for
 from scheduling.signals import slot_freed
-from visits.lifecycle import event_record, visit_create, visit_lock, visit_refetch
+from visits.lifecycle import appointment_changed, event_record, visit_create, visit_lock, visit_refetch
 from visits.models import ACTIVE_STATUSES, CloseReason, Intake, Visit, VisitGroup, VisitStatus, VisitType
 from visits.selectors import intake_get, visit_get
 from visits.services import intake_create
@@ -481,18 +481,50 @@ def appointment_update(
             exclude_visit_id=visit.pk,
         )
     now = timezone.now()
+    # A moved appointment is the patient's to confirm again.
+    confirmed = {"confirmed_at": None} if moved else {}
     _write_guarded(
         lambda: Visit.objects.filter(pk=visit.pk).update(
-            start=new_start, end=new_end, provider=provider, modified=now, **_busy(room, new_start, new_end)
+            start=new_start,
+            end=new_end,
+            provider=provider,
+            modified=now,
+            **_busy(room, new_start, new_end),
+            **confirmed,
         )
     )
     what = "rescheduled" if moved else ("provider set" if provider else "provider removed")
     event_record(
         visit_id=visit.pk, from_status=visit.status, to_status=visit.status, actor=actor, reason=what, at=now
     )
+    if moved:
+        appointment_changed.send(sender=Visit, visit_ids=[visit.pk])
     schedule_versions_bump(provider_ids=[visit.provider_id, provider and provider.pk])
     if moved or (visit.provider_id and visit.provider_id != (provider and provider.pk)):
         slot_freed_announce(visit=visit, at=now, cause="moved")  # `visit` still holds the old time
+    return visit_refetch(visit.pk)
+
+
+@transaction.atomic
+def appointment_confirm(*, account: Account, visit_id, actor: User | None) -> Visit:
+    """The patient confirms they will come (through the link in a message: `actor` is their user, or None).
+    Confirming again changes nothing; a cancelled or past appointment cannot be confirmed."""
+    visit = Visit.objects.for_account(account).appointments().select_for_update().filter(pk=visit_id).first()
+    if visit is None:
+        raise NotFound("That appointment does not exist (any more).")
+    if visit.status != VisitStatus.WAITING or visit.start <= timezone.now():
+        raise Conflict(f"The appointment is {visit.state_words}; it cannot be confirmed.")
+    if visit.confirmed_at is None:
+        now = timezone.now()
+        Visit.objects.filter(pk=visit.pk).update(confirmed_at=now, modified=now)
+        event_record(
+            visit_id=visit.pk,
+            from_status=visit.status,
+            to_status=visit.status,
+            actor=actor,
+            reason="confirmed by the patient",
+            at=now,
+        )
     return visit_refetch(visit.pk)
 
 
@@ -524,6 +556,7 @@ def appointment_cancel(*, account: Account, actor: User, visit_id, reason: str) 
         reason=reason[:200],
         at=now,
     )
+    appointment_changed.send(sender=Visit, visit_ids=[visit.pk])
     schedule_versions_bump(provider_ids=[visit.provider_id])
     slot_freed_announce(visit=visit, at=now, cause="cancelled")
     return visit_refetch(visit.pk)

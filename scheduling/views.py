@@ -515,6 +515,7 @@ def _calendar_context(request, data) -> dict:
             status=v.status,
             cancelled_by=v.closed_by.get_full_name() or v.closed_by.username if v.closed_by_id else "",
             cancel_reason=v.cancel_reason,
+            confirmed=v.confirmed_at is not None,
             undoable=services.cancellation_undoable(cancelled_at=v.cancelled_at),
         )
         for v in data.appointments

@@ -22,6 +22,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from clinic.models import AuditEvent, Member
 from clinic.services import api_credential_issue, api_token_issue
+from messaging.links import link_issue
+from reminders.selectors import link_object_id
 from scheduling import services as scheduling_services
 from tests.clinic.factories import (
     AccountFactory,
@@ -179,8 +181,9 @@ class World:
             raise AttributeError(name) from None
 
     def user(self, who: str):
-        """The user acting as `who`: a staff user, or a patient's own user; None for the API key."""
-        if who == "key":
+        """The user acting as `who`: a staff user, or a patient's own user; None for the API key and for a
+        patient's link (nobody logged in)."""
+        if who in ("key", "link"):
             return None
         found = self.objects[who]
         return found.user if isinstance(found, Member) else found
@@ -188,7 +191,8 @@ class World:
     def page(self, who: str) -> Client:
         if who not in self.pages:
             self.pages[who] = Client()
-            self.pages[who].force_login(self.user(who))
+            if who != "link":
+                self.pages[who].force_login(self.user(who))
         return self.pages[who]
 
     def api(self, who: str) -> V3Client:
@@ -353,7 +357,27 @@ def _booking(w):
     }
 
 
+def _link(purpose: str):
+    """A fresh link of the patient's appointment, as the messages carry them."""
+    return lambda w: link_issue(
+        purpose=purpose, obj_id=link_object_id(w.appointment), expires_at=w.appointment.start
+    )
+
+
 PATIENT_DATA = {
+    # The patient's pages behind the links in their messages (no login: via "link").
+    "link_appointment_confirm": [
+        page("link", "get", _link("appointment_confirm"), [PAT]),
+        page("link", "post", _link("appointment_confirm"), [PAT]),
+    ],
+    "link_appointment_cancel": [
+        page("link", "get", _link("appointment_cancel"), [PAT]),
+        page("link", "post", _link("appointment_cancel"), [PAT]),
+    ],
+    "link_appointment_reschedule": [
+        page("link", "get", _link("appointment_reschedule"), [PAT]),
+        page("link", "post", _link("appointment_reschedule"), [PAT], {"start": ts(la(2027, 3, 8, 11))}),
+    ],
     # Pages
     "visits:attachment": [page("provider", "get", lambda w: f"/attachments/{w.attachment.pk}/", [PAT])],
     "visits:attachment-thumbnail": [
@@ -623,7 +647,7 @@ def test_a_patient_data_route_records_who_saw_whom(world, key, index):
     assert recorded, f"{key} recorded nothing"
     assert {e.account_id for e in recorded} == {world.account.pk}
     assert {e.user_id for e in recorded} == {caller_id}
-    assert {e.via for e in recorded} == {"api" if call.api else "page"}
+    assert {e.via for e in recorded} == {"api" if call.api else "link" if call.who == "link" else "page"}
     assert {e.ip for e in recorded} == {"127.0.0.1"}
     seen = {e.member.code for e in recorded if e.member}
     assert set(call.patients) <= seen, (seen, call.patients)

@@ -55,6 +55,7 @@ def _row(visit, *, now, room) -> dict:
         "long_wait": bool(waiting and limit and in_status >= limit * settings.QUEUE_WAIT_WARNING_FRACTION),
         "urgent": visit.priority == Priority.URGENT,
         "can_requeue": not waiting,
+        "confirmed": bool(visit.appointment_id and visit.appointment.confirmed_at),
     }
 
 

@@ -34,6 +34,10 @@ NOTES_ADDED = "notes added"
 # before the change), `to_status` and `at` say what happened. Scheduling's
 # cached availability listens (scheduling/apps.py); nothing in visits knows about it.
 held_time_changed = Signal()
+# Sent inside the transaction with `visit_ids` whenever an appointment is booked, moved or leaves
+# "booked" (cancelled, started): by `visit_create` and `transition_record` here, by scheduling's services for
+# the changes within a status. Reminders listen (what the patient was told is theirs to compare).
+appointment_changed = Signal()
 
 
 def visit_refetch(visit_id: int) -> Visit:
@@ -75,6 +79,8 @@ def visit_create(*, actor, at: dt.datetime, **fields) -> Visit:
         visit_id=visit.pk, from_status=None, to_status=visit.status, actor=actor, reason="created", at=at
     )
     _announce(changed=_changed_of(visit, from_status=None, to_status=visit.status))
+    if visit.type == VisitType.SCHEDULED:
+        appointment_changed.send(sender=Visit, visit_ids=[visit.pk])
     return visit
 
 
@@ -126,6 +132,11 @@ def transition_record(
         held_time_changed.send(
             sender=Visit, provider_ids=sorted(held), visit=visit, to_status=to_status, at=at
         )
+    appointments = [visit.pk] if visit.type == VisitType.SCHEDULED else []
+    if visit.appointment_id and appointment_changes is not None:
+        appointments.append(visit.appointment_id)
+    if appointments:
+        appointment_changed.send(sender=Visit, visit_ids=appointments)
 
 
 def notes_added_record(*, visit: Visit, actor, at: dt.datetime) -> VisitEvent:

@@ -205,6 +205,8 @@ class Visit(models.Model):
     busy_start = models.DateTimeField(null=True, blank=True, editable=False)
     busy_end = models.DateTimeField(null=True, blank=True, editable=False)
     actual_start = models.DateTimeField(null=True, blank=True)
+    # An appointment the patient confirmed (a link in their reminder); moving it asks again.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     actual_end = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=40, choices=CloseReason.choices, blank=True)
     close_note = models.CharField(max_length=500, blank=True, help_text="The provider's words on closing.")
