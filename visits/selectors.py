@@ -4,6 +4,7 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 
@@ -11,11 +12,13 @@ from clinic.errors import NotAllowed, NotFound
 from clinic.models import Account, Provider, ProviderLicense, Room, User
 from clinic.selectors import account_zone
 from push.events import Audience, EventKind
+from visits.formatting import format_duration
 from visits.models import (
     QUEUE_TYPES,
     Attachment,
     CloseReason,
     Intake,
+    Priority,
     SummaryDownload,
     Visit,
     VisitEvent,
@@ -230,8 +233,12 @@ def provider_queue_pages(*, user: User, limit: int) -> dict[int, list[Visit]]:
             "priority",
             "room__name",
             "room__max_waiting_time",
+            "room__time_zone",
+            "room__intake_fields",
             "member__first_name",
             "member__last_name",
+            "member__dob",
+            "member__gender",
             "intake__reason_for_visit",
             "intake__location",
             "intake__custom",
@@ -294,6 +301,33 @@ def visit_events(*, visit: Visit) -> list[VisitEvent]:
     return list(VisitEvent.objects.filter(visit=visit).select_related("actor").order_by("created", "id"))
 
 
+# --- what a queue or board row says of a patient -------------------------------------------------------
+
+
+def patient_age(dob: dt.date | None, *, today: dt.date) -> str:
+    """Age as staff read it at a glance: "7 y"; under two, "18 mo"; under a month, "12 d"."""
+    if dob is None or dob > today:
+        return "Age not given"
+    years = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    if years >= 2:
+        return f"{years} y"
+    months = (today.year - dob.year) * 12 + today.month - dob.month - (today.day < dob.day)
+    if months >= 1:
+        return f"{months} mo"
+    return f"{(today - dob).days} d"
+
+
+def patient_sex(member) -> str:
+    return member.get_gender_display() if member and member.gender else "Sex not given"
+
+
+def patient_age_sex(member, *, now: dt.datetime, zone) -> str:
+    """ "7 y · Female", the patient's age on the room's own date (a birthday starts at local midnight)."""
+    if member is None:
+        return ""
+    return f"{patient_age(member.dob, today=now.astimezone(zone).date())} · {patient_sex(member)}"
+
+
 # --- the clinic board (front desk and admins) --------------------------------------------------------
 
 LEFT_UNSEEN_REASONS = (CloseReason.MAX_WAITING_TIME_REACHED, CloseReason.PATIENT_EXIT_ROOM)
@@ -301,6 +335,41 @@ LEFT_UNSEEN_REASONS = (CloseReason.MAX_WAITING_TIME_REACHED, CloseReason.PATIENT
 
 def _local_midnight(now: dt.datetime, zone) -> dt.datetime:
     return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _left_unseen(visits: QuerySet[Visit], *, now: dt.datetime) -> list[Visit]:
+    """The walk-ins and e-consults among `visits` that left today without being seen (timed out, or left
+    the waiting room), today being each room's own day, newest first. One query: every room's midnight
+    lies within the last 25 hours (a DST day), so that bounds the read and each room's zone the rest."""
+    left = (
+        visits.filter(
+            type__in=QUEUE_TYPES,
+            status=VisitStatus.CANCELLED,
+            close_reason__in=LEFT_UNSEEN_REASONS,
+            actual_start__isnull=True,
+            modified__gte=now - dt.timedelta(hours=25),
+        )
+        .select_related("member", "room")
+        .order_by("-modified", "-id")
+    )
+    return [v for v in left if v.modified >= _local_midnight(now, v.room.zone)]
+
+
+def left_unseen_words(visit: Visit) -> str:
+    """ "Maria Gonzalez left the queue after waiting 20 minutes": the dashboard's notice and list."""
+    name = visit.member.full_name if visit.member else "A patient"
+    minutes = max(int((visit.modified - visit.created).total_seconds()) // 60, 0)
+    waited = f"{minutes} minute{'' if minutes == 1 else 's'}"
+    if visit.close_reason == CloseReason.MAX_WAITING_TIME_REACHED:
+        return f"{name} left the queue after waiting {waited} (the room's maximum waiting time)"
+    return f"{name} left the waiting room after {waited}"
+
+
+def provider_left_unseen(*, user: User, now: dt.datetime) -> list[Visit]:
+    """Who left the provider's rooms' queues today without being seen (the clinic board's list, for this
+    provider's rooms)."""
+    rooms = Provider.rooms.through.objects.filter(provider__user=user).values("room_id")
+    return _left_unseen(Visit.objects.for_account(user.account_id).filter(room__in=rooms), now=now)
 
 
 @dataclass
@@ -313,8 +382,8 @@ class BoardRoom:
 
 def clinic_board(*, account: Account, user: User, now: dt.datetime) -> list[BoardRoom]:
     """Every room's waiting and in-progress patients (walk-ins, e-consults and started appointments),
-    urgent first then longest waiting, and who left today without being seen (timed out, or left the
-    waiting room), today being the room's own day. Three queries whatever the clinic's size."""
+    urgent first then longest waiting, and who left today without being seen. Three queries whatever the
+    clinic's size."""
     if not is_staff_user(user):
         raise NotAllowed("The clinic board is for the front desk and clinic admins.")
     rooms = list(Room.objects.for_account(account).order_by("name", "code"))
@@ -324,30 +393,42 @@ def clinic_board(*, account: Account, user: User, now: dt.datetime) -> list[Boar
         .select_related("member", "intake", "provider__user", "appointment")
         .order_by("priority", "created", "id")
     )
-    earliest_midnight = min((_local_midnight(now, r.zone) for r in rooms), default=now)
-    left = (
-        Visit.objects.for_account(account)
-        .filter(
-            type__in=QUEUE_TYPES,
-            status=VisitStatus.CANCELLED,
-            close_reason__in=LEFT_UNSEEN_REASONS,
-            actual_start__isnull=True,
-            modified__gte=earliest_midnight,
-        )
-        .select_related("member")
-        .order_by("-modified")
-    )
     by_room = {r.pk: BoardRoom(room=r, waiting=[], in_progress=[], left_unseen=[]) for r in rooms}
     for visit in active:
         entry = by_room[visit.room_id]
         (entry.waiting if visit.status == VisitStatus.WAITING else entry.in_progress).append(visit)
-    for visit in left:
-        entry = by_room[visit.room_id]
-        if visit.modified >= now.astimezone(entry.room.zone).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        ):
-            entry.left_unseen.append(visit)
+    for visit in _left_unseen(Visit.objects.for_account(account), now=now):
+        by_room[visit.room_id].left_unseen.append(visit)
     return list(by_room.values())
+
+
+def board_row(visit: Visit, *, now: dt.datetime, room: Room) -> dict:
+    """What the clinic board says of one patient, in words (no clinical content)."""
+    waiting = visit.status == VisitStatus.WAITING
+    since = visit.created if waiting or not visit.actual_start else visit.actual_start
+    in_status = int((now - since).total_seconds())
+    limit = room.max_waiting_time
+    if visit.appointment_id:
+        kind = "Appointment"
+        status = "Arrived, waiting" if waiting else "In progress"
+    else:
+        kind = visit.get_type_display()
+        status = "Waiting" if waiting else "In progress"
+    return {
+        "visit": visit,
+        "patient": visit.member.full_name if visit.member else "Unknown patient",
+        "age_sex": patient_age_sex(visit.member, now=now, zone=room.zone),
+        "reason": (visit.intake.reason_for_visit if visit.intake else "") or "No reason given",
+        "kind": kind,
+        "status": status,
+        "with": visit.provider.display_name if visit.provider and not waiting else "",
+        "for": visit.provider.display_name if visit.provider and waiting else "",
+        "in_status": format_duration(dt.timedelta(seconds=in_status)),
+        "total": format_duration(now - visit.created),
+        "long_wait": bool(waiting and limit and in_status >= limit * settings.QUEUE_WAIT_WARNING_FRACTION),
+        "urgent": visit.priority == Priority.URGENT,
+        "can_requeue": not waiting,
+    }
 
 
 # --- the clinic admin's visits page -----------------------------------------------------------------
