@@ -157,7 +157,7 @@
     var known = new Set(before[key + "Ids"]);
     var appeared = after[key + "Ids"].filter(function (id) { return !known.has(id); }).length;
     // A newcomer beyond the rows shown still raises the count.
-    return Math.max(appeared, after[key] - before[key]);
+    return Math.max(appeared, after[key + "s"] - before[key + "s"]);
   }
 
   function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
@@ -282,6 +282,7 @@
   }
 
   var acceptedId = null; // the row accepted: its card is scrolled to when it appears
+  var accepting = null; // the row whose Accept is on its way
   var focusAfterAccept = null; // the row the keys continue from once the accepted row has gone
 
   document.addEventListener("keydown", function (evt) {
@@ -331,14 +332,18 @@
     var row = button.closest(".queue-row"), all = rows(), index = all.indexOf(row);
     // Where the keys continue once the accepted row has gone.
     focusAfterAccept = row.contains(document.activeElement) ? all[index + 1] || all[index - 1] : null;
+    accepting = row.dataset.visitId;
+  });
+
+  // Accepted: the answer says the visits changed (a refusal answers with its message instead). Heard here,
+  // not on the button's own events: the row, button and all, is gone once the answer is swapped in.
+  document.addEventListener("visits-changed", function () {
+    if (accepting) acceptedId = accepting;
+    accepting = null;
   });
 
   document.addEventListener("htmx:afterRequest", function (evt) {
-    var button = evt.detail.elt;
     if (isPoll(evt) && evt.detail.successful) setConnected(true); // a 204 (nothing changed) is current too
-    if (!button.classList || !button.classList.contains("accept") || !evt.detail.successful) return;
-    // Accepted: an empty answer (a refusal answers with its message instead).
-    if (evt.detail.xhr.responseText === "") acceptedId = button.closest(".queue-row").dataset.visitId;
   });
 
   // After Accept the card appears in "In progress"; on a phone that is below the queues: go there.
