@@ -1,6 +1,6 @@
 import uuid
 import zoneinfo
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -241,7 +241,12 @@ class Room(models.Model):
     def intake_answers(self, answers: dict) -> list["IntakeAnswer"]:
         """An intake's custom answers as staff read them: the room's named fields in its order, then the
         rest in the order given, labelled from the field name (`derived`)."""
-        named = {f["name"]: f for f in self.intake_fields or () if isinstance(f, dict) and "name" in f}
+        if not self.intake_fields:  # the common case, on every row of every queue refresh
+            return [
+                IntakeAnswer(label=derived_label(n), value=v, on_row=True, derived=True)
+                for n, v in answers.items()
+            ]
+        named = {f["name"]: f for f in self.intake_fields if isinstance(f, dict) and "name" in f}
         order = {name: i for i, name in enumerate(named)}
         listed = sorted((n for n in answers if n in named), key=order.__getitem__)
         rest = [n for n in answers if n not in named]
@@ -262,8 +267,10 @@ def derived_label(name: str) -> str:
     return name.removeprefix("custom_").replace("_", " ") or name
 
 
-@dataclass(frozen=True)
-class IntakeAnswer:
+class IntakeAnswer(NamedTuple):
+    """A tuple, so that a template unpacks it (`for label, value, on_row, derived in ...`) without a
+    lookup per field: queue rows render these on every refresh."""
+
     label: str
     value: object
     on_row: bool

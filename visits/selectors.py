@@ -321,11 +321,11 @@ def patient_sex(member) -> str:
     return member.get_gender_display() if member and member.gender else "Sex not given"
 
 
-def patient_age_sex(member, *, now: dt.datetime, zone) -> str:
-    """ "7 y · Female", the patient's age on the room's own date (a birthday starts at local midnight)."""
+def patient_age_sex(member, *, today: dt.date) -> str:
+    """ "7 y · Female", the age on `today`: the room's own date (a birthday starts at its local midnight)."""
     if member is None:
         return ""
-    return f"{patient_age(member.dob, today=now.astimezone(zone).date())} · {patient_sex(member)}"
+    return f"{patient_age(member.dob, today=today)} · {patient_sex(member)}"
 
 
 # --- the clinic board (front desk and admins) --------------------------------------------------------
@@ -350,6 +350,17 @@ def _left_unseen(visits: QuerySet[Visit], *, now: dt.datetime) -> list[Visit]:
             modified__gte=now - dt.timedelta(hours=25),
         )
         .select_related("member", "room")
+        # What the lists show: read on every refresh of the queues.
+        .only(
+            "room__name",
+            "room__time_zone",
+            "member__first_name",
+            "member__last_name",
+            "close_reason",
+            "created",
+            "modified",
+            "account_id",
+        )
         .order_by("-modified", "-id")
     )
     return [v for v in left if v.modified >= _local_midnight(now, v.room.zone)]
@@ -417,7 +428,7 @@ def board_row(visit: Visit, *, now: dt.datetime, room: Room) -> dict:
     return {
         "visit": visit,
         "patient": visit.member.full_name if visit.member else "Unknown patient",
-        "age_sex": patient_age_sex(visit.member, now=now, zone=room.zone),
+        "age_sex": patient_age_sex(visit.member, today=now.astimezone(room.zone).date()),
         "reason": (visit.intake.reason_for_visit if visit.intake else "") or "No reason given",
         "kind": kind,
         "status": status,

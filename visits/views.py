@@ -1,5 +1,6 @@
 """The provider dashboard: live queues, accepting and finishing visits, and the visit page."""
 
+import datetime as dt
 from functools import wraps
 
 from django.conf import settings
@@ -55,27 +56,47 @@ def _duration(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _queue_rows(visits, *, now) -> list:
-    """What a row shows, prepared here so that the row template stays lean: it is rendered for every
-    changed refresh of every open dashboard."""
+def _queue_rows(visits, *, now) -> list[dict]:
+    """What a row shows (and, as "visit", the visit it shows), prepared here so that the row template
+    stays lean: it is rendered for every changed refresh of every open dashboard. Dicts, not the visits'
+    attributes: the template finds a dict's key at its first try (an attribute only after a failed
+    subscript), which was a fifth of the partial's rendering time."""
+    today: dict[str, dt.date] = {}  # by the room's zone
+    rows = []
     for visit in visits:
         intake = visit.intake
-        limit = visit.room.max_waiting_time
-        visit.patient_name = visit.member.full_name if visit.member else "Unknown patient"
-        visit.reason = (intake.reason_for_visit if intake else "") or "No reason given"
-        visit.location = intake.location if intake else ""
-        visit.age_sex = selectors.patient_age_sex(visit.member, now=now, zone=visit.room.zone)
-        answers = visit.room.intake_answers(intake.custom if intake else {})
-        visit.custom_fields = [a for a in answers if a.on_row]
-        visit.hidden_fields = len(answers) - len(visit.custom_fields)
-        visit.waited = max(int((now - visit.created).total_seconds()), 0)
-        visit.waited_display = _duration(visit.waited)
-        visit.limit = limit or ""
-        visit.limit_display = _duration(limit) if limit else ""
-        visit.wait_percent = min(100, visit.waited * 100 // limit) if limit else 0
-        visit.wait_level = _wait_level(visit.waited, limit)
-        visit.urgent = visit.priority == Priority.URGENT
-    return visits
+        room = visit.room
+        limit = room.max_waiting_time
+        if room.time_zone not in today:
+            today[room.time_zone] = now.astimezone(room.zone).date()
+        answers = room.intake_answers(intake.custom if intake else {})
+        on_row = [a for a in answers if a.on_row]
+        waited = max(int((now - visit.created).total_seconds()), 0)
+        rows.append(
+            {
+                "visit": visit,
+                "pk": visit.pk,
+                "patient_name": visit.member.full_name if visit.member else "Unknown patient",
+                "age_sex": selectors.patient_age_sex(visit.member, today=today[room.time_zone]),
+                "reason": (intake.reason_for_visit if intake else "") or "No reason given",
+                "location": intake.location if intake else "",
+                "room_name": room.name,
+                "custom_fields": on_row,
+                "hidden_fields": len(answers) - len(on_row),
+                "attachment_count": visit.attachment_count,
+                "appointment": bool(visit.appointment_id),
+                "for_you": bool(visit.provider_id),
+                "licensed": visit.licensed,
+                "waited": waited,
+                "waited_display": _duration(waited),
+                "limit": limit or "",
+                "limit_display": _duration(limit) if limit else "",
+                "wait_percent": min(100, waited * 100 // limit) if limit else 0,
+                "wait_level": _wait_level(waited, limit),
+                "urgent": visit.priority == Priority.URGENT,
+            }
+        )
+    return rows
 
 
 def _queues_context(request, state: selectors.QueueState) -> dict:
@@ -145,8 +166,7 @@ def dashboard(request):
         request,
         audit.Action.LIST,
         [
-            *context["walkins"],
-            *context["econsults"],
+            *(row["visit"] for row in (*context["walkins"], *context["econsults"])),
             *context["left_unseen"],
             *(card["visit"] for card in context["cards"]),
             *context["today"],
@@ -173,9 +193,8 @@ def queues(request):
 @provider_required
 def _queues_changed(request, state: selectors.QueueState):
     context = _queues_context(request, state)
-    audit.audit_record_many(
-        request, audit.Action.LIST, [*context["walkins"], *context["econsults"], *context["left_unseen"]]
-    )
+    shown = [row["visit"] for row in (*context["walkins"], *context["econsults"])]
+    audit.audit_record_many(request, audit.Action.LIST, [*shown, *context["left_unseen"]])
     return _render(request, f"{DASHBOARD}#queues", context)
 
 

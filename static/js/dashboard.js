@@ -1,6 +1,6 @@
 // Provider dashboard: waiting times tick in the browser between refreshes, and a failing refresh shows
-// "reconnecting" and disables the queues instead of leaving a stale queue that looks live. Also: rows cut
-// to two lines with "more", a row's preview (all intake answers and files, fetched when expanded), new
+// "reconnecting" and disables the queues instead of leaving a stale queue that looks live. Also: a row's
+// preview (all intake answers and files, fetched when expanded), new
 // arrivals counted in the title and announced (screen readers; sound and desktop notification when the
 // provider opts in), patients who left unseen shown as a notice, and the keys listed in the "?" dialog.
 (function () {
@@ -16,7 +16,6 @@
     root.querySelectorAll("[data-dismiss-after]").forEach(function (el) {
       setTimeout(function () { el.remove(); }, Number(el.dataset.dismissAfter) * 1000);
     });
-    root.querySelectorAll(".reason.clamp").forEach(showMoreIfCut);
   }
 
   function clock(seconds) {
@@ -58,19 +57,9 @@
     return evt.detail && evt.detail.elt && evt.detail.elt.id === "queues-refresh";
   }
 
-  // --- "more" and the preview ----------------------------------------------------------------------------
+  function visitId(row) { return row.id.slice("visit-".length); }
 
-  function showMoreIfCut(reason) {
-    var more = reason.parentElement.querySelector(".more[aria-controls='" + reason.id + "']");
-    if (more) more.hidden = reason.scrollHeight <= reason.clientHeight + 1 && reason.classList.contains("clamp");
-  }
-
-  function toggleMore(button) {
-    var reason = document.getElementById(button.getAttribute("aria-controls"));
-    var open = reason.classList.toggle("clamp") === false;
-    button.setAttribute("aria-expanded", String(open));
-    button.textContent = open ? "less" : "more";
-  }
+  // --- the preview ----------------------------------------------------------------------------
 
   function setExpanded(row, open) {
     var button = row.querySelector(".expand");
@@ -81,7 +70,7 @@
     // Fetched (and audited as a read) when first opened, not with every refresh of the queues.
     if (open && !box.dataset.loaded) {
       box.dataset.loaded = "1";
-      htmx.ajax("GET", button.dataset.url, { target: box, swap: "innerHTML" });
+      htmx.ajax("GET", row.querySelector("a.open-visit").href + "preview/", { target: box, swap: "innerHTML" });
     }
   }
 
@@ -91,8 +80,6 @@
   }
 
   document.addEventListener("click", function (evt) {
-    var more = evt.target.closest("#queues .more");
-    if (more) toggleMore(more);
     var expand = evt.target.closest("#queues .expand");
     if (expand) toggleExpanded(expand.closest(".queue-row"));
   });
@@ -105,7 +92,7 @@
   function snapshot(queues) {
     function ids(list) {
       return Array.prototype.map.call(queues.querySelectorAll("#" + list + " .queue-row"), function (r) {
-        return r.dataset.visitId;
+        return visitId(r);
       });
     }
     return {
@@ -123,12 +110,12 @@
     var state = { previews: {}, reasons: [], focused: null, leftOpen: false };
     queues.querySelectorAll(".queue-row").forEach(function (row) {
       var box = row.querySelector(".preview-box");
-      if (box && !box.hidden && box.dataset.loaded) state.previews[row.dataset.visitId] = box.innerHTML;
+      if (box && !box.hidden && box.dataset.loaded) state.previews[visitId(row)] = box.innerHTML;
       var reason = row.querySelector(".reason");
-      if (reason && !reason.classList.contains("clamp")) state.reasons.push(row.dataset.visitId);
+      if (reason && !reason.classList.contains("clamp")) state.reasons.push(visitId(row));
     });
     var focused = document.activeElement && document.activeElement.closest(".queue-row");
-    if (focused && queues.contains(focused)) state.focused = focused.dataset.visitId;
+    if (focused && queues.contains(focused)) state.focused = visitId(focused);
     var left = queues.querySelector(".left-unseen details");
     state.leftOpen = !!(left && left.open);
     return state;
@@ -145,7 +132,7 @@
     });
     state.reasons.forEach(function (id) {
       var more = document.querySelector("#visit-" + id + " .more");
-      if (more) toggleMore(more);
+      if (more) more.click(); // static/js/live.js opens it
     });
     var left = queues.querySelector(".left-unseen details");
     if (left && state.leftOpen) left.open = true;
@@ -332,7 +319,7 @@
     var row = button.closest(".queue-row"), all = rows(), index = all.indexOf(row);
     // Where the keys continue once the accepted row has gone.
     focusAfterAccept = row.contains(document.activeElement) ? all[index + 1] || all[index - 1] : null;
-    accepting = row.dataset.visitId;
+    accepting = visitId(row);
   });
 
   // Accepted: the answer says the visits changed (a refusal answers with its message instead). Heard here,

@@ -171,7 +171,7 @@ def test_expanding_a_row_shows_every_answer_and_the_files_and_is_audited(dr_lee,
     )
     stored_attachment(user=visit.member.user, intake=visit.intake, name="labs.pdf", data=pdf_bytes())
     html = dr_lee.get(reverse("visits:dashboard")).content.decode()
-    assert f'data-url="/dashboard/visits/{visit.pk}/preview/"' in html
+    assert f'href="/dashboard/visits/{visit.pk}/"' in html  # the preview is its URL plus preview/
 
     response = dr_lee.get(reverse("visits:queue-preview", args=[visit.pk]), **HTMX)
 
