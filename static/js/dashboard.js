@@ -61,10 +61,22 @@
 
   // --- the preview ----------------------------------------------------------------------------
 
+  function previewBox(row) {
+    var box = row.querySelector(".preview-box");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "preview-box";
+      box.id = "preview-" + visitId(row);
+      row.querySelector(".row-main").appendChild(box);
+      row.querySelector(".expand").setAttribute("aria-controls", box.id);
+    }
+    return box;
+  }
+
   function setExpanded(row, open) {
     var button = row.querySelector(".expand");
-    var box = row.querySelector(".preview-box");
-    if (!button || !box) return;
+    if (!button) return;
+    var box = previewBox(row);
     button.setAttribute("aria-expanded", String(open));
     box.hidden = !open;
     // Fetched (and audited as a read) when first opened, not with every refresh of the queues.
@@ -124,15 +136,15 @@
   function restore(queues, state) {
     Object.keys(state.previews).forEach(function (id) {
       var row = document.getElementById("visit-" + id);
-      var box = row && row.querySelector(".preview-box");
-      if (!box) return;
+      if (!row || !row.querySelector(".expand")) return;
+      var box = previewBox(row);
       box.innerHTML = state.previews[id];
       box.dataset.loaded = "1";
       setExpanded(row, true);
     });
     state.reasons.forEach(function (id) {
-      var more = document.querySelector("#visit-" + id + " .more");
-      if (more) more.click(); // static/js/live.js opens it
+      var more = document.querySelector("#visit-" + id + " .reason + .more");
+      if (more) more.click(); // static/js/live.js made it, and opens it
     });
     var left = queues.querySelector(".left-unseen details");
     if (left && state.leftOpen) left.open = true;
