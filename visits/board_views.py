@@ -6,6 +6,7 @@ from functools import wraps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -42,6 +43,7 @@ def _context(request, error: str = "") -> dict:
             }
             for entry in rooms
         ],
+        "visit_prefix": reverse("visits:board-requeue", args=[0]).removesuffix("0/requeue/"),
         "refresh_seconds": settings.BOARD_REFRESH_SECONDS,
         "error": error,
         "urgent": Priority.URGENT,

@@ -1,6 +1,6 @@
 """A provider works the queue in Chromium at 1440 and 390 px with hostile content: the page never widens,
-Accept stays on screen, a row expands to every answer, the keys accept, and a new arrival shows in the
-title and is announced."""
+Accept stays on screen, a row expands to every answer, the keys accept, a new arrival shows in the title
+and is announced, and patients the system closes are told."""
 
 import datetime as dt
 
@@ -125,3 +125,10 @@ def test_a_provider_works_a_hostile_queue_by_mouse_and_keys(staff_page, provider
     expect(page).to_have_title("(6) Queues · Clinic dashboard", timeout=ONE_REFRESH_MS)
     assert Visit.objects.get(pk=hostile.pk).status == VisitStatus.IN_PROGRESS
     assert page_width(page) <= width
+
+    # The system closes the patients who waited too long: they do not vanish silently.
+    assert services.visits_close_overdue(now=timezone.now() + dt.timedelta(hours=2)) == 6
+    notices = page.locator("#left-notices")
+    expect(notices).to_contain_text("Tom Small left the queue after waiting", timeout=ONE_REFRESH_MS)
+    expect(page).to_have_title("Queues · Clinic dashboard")
+    expect(page.locator(".left-unseen summary")).to_have_text("Left without being seen today (6)")
