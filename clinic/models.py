@@ -1,5 +1,6 @@
 import uuid
 import zoneinfo
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -229,6 +230,17 @@ class Room(models.Model):
         help_text='Intake answers that make a patient urgent: {"custom_chest_pain": ["Yes"], ...}.',
     )
 
+    intake_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Names for the intake's custom fields, in the order shown: "
+            '[{"name": "custom_fever", "label": "Temperature (°C)", "on_row": true}, ...]. '
+            "on_row false keeps a field off the queue row (it still shows when the row is expanded). "
+            "Fields not listed follow, named from their field name, on the row."
+        ),
+    )
+
     objects = AccountScopedQuerySet.as_manager()
 
     class Meta:
@@ -240,13 +252,78 @@ class Room(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
-    def clean(self) -> None:
-        super().clean()
-        validate_urgent_answers(self.urgent_answers)
-
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def clean(self) -> None:
+        super().clean()
+        validate_urgent_answers(self.urgent_answers)
+        errors = _intake_fields_errors(self.intake_fields)
+        if errors:
+            raise ValidationError({"intake_fields": errors})
+
+    def intake_answers(self, answers: dict) -> list["IntakeAnswer"]:
+        """An intake's custom answers as staff read them: the room's named fields in its order, then the
+        rest in the order given, labelled from the field name (`derived`)."""
+        if not self.intake_fields:  # the common case, on every row of every queue refresh
+            return [
+                IntakeAnswer(label=derived_label(n), value=v, on_row=True, derived=True)
+                for n, v in answers.items()
+            ]
+        named = {f["name"]: f for f in self.intake_fields if isinstance(f, dict) and "name" in f}
+        order = {name: i for i, name in enumerate(named)}
+        listed = sorted((n for n in answers if n in named), key=order.__getitem__)
+        rest = [n for n in answers if n not in named]
+        return [
+            IntakeAnswer(
+                label=named[n].get("label") or derived_label(n),
+                value=answers[n],
+                on_row=named[n].get("on_row", True),
+                derived=not named[n].get("label"),
+            )
+            for n in listed
+        ] + [IntakeAnswer(label=derived_label(n), value=answers[n], on_row=True, derived=True) for n in rest]
+
+
+def derived_label(name: str) -> str:
+    """A custom field's label when its room gives none: custom_chest_pain -> "chest pain" (pages
+    capitalise it)."""
+    return name.removeprefix("custom_").replace("_", " ") or name
+
+
+class IntakeAnswer(NamedTuple):
+    """A tuple, so that a template unpacks it (`for label, value, on_row, derived in ...`) without a
+    lookup per field: queue rows render these on every refresh."""
+
+    label: str
+    value: object
+    on_row: bool
+    derived: bool
+
+
+def _intake_fields_errors(fields) -> list[str]:
+    """What is wrong with a room's intake_fields, in words (empty when nothing is)."""
+    if not isinstance(fields, list):
+        return ['Give a list of fields: [{"name": "custom_fever", "label": "Temperature"}].']
+    errors, seen = [], set()
+    for i, field in enumerate(fields, start=1):
+        if not isinstance(field, dict):
+            errors.append(f"Field {i}: give an object with a name and a label.")
+            continue
+        name, label = field.get("name"), field.get("label", "")
+        if not isinstance(name, str) or not name.strip():
+            errors.append(f"Field {i}: give the intake field's name, e.g. custom_fever.")
+        elif name in seen:
+            errors.append(f"Field {i}: {name} is listed twice.")
+        seen.add(name)
+        if not isinstance(label, str) or len(label) > 100:
+            errors.append(f"Field {i}: the label is text of at most 100 characters.")
+        if not isinstance(field.get("on_row", True), bool):
+            errors.append(f"Field {i}: on_row is true or false.")
+        if unknown := sorted(set(field) - {"name", "label", "on_row"}):
+            errors.append(f"Field {i}: unknown key {', '.join(unknown)} (use name, label, on_row).")
+    return errors
 
 
 class Consultation(models.Model):

@@ -388,6 +388,9 @@ PATIENT_DATA = {
     "visits:in-progress": [page("provider", "get", "/dashboard/in-progress/", [PAT], htmx=True)],
     "visits:today": [page("provider", "get", "/dashboard/today/", [PAT], htmx=True)],
     "visits:detail": [page("provider", "get", lambda w: f"/dashboard/visits/{w.current.pk}/", [PAT])],
+    "visits:queue-preview": [
+        page("provider", "get", lambda w: f"/dashboard/visits/{w.queued.pk}/preview/", [SAM], htmx=True)
+    ],
     "visits:accept": [page("provider", "post", "/dashboard/accept/", [SAM], lambda w: {"id": w.queued.pk})],
     "visits:notes-draft": [
         page(

@@ -1,12 +1,12 @@
 """The clinic board: every room's waiting and in-progress patients for the front desk and clinic admins,
 with priority and sending a patient back to the queue. No clinical notes (selectors.sees_clinical_content)."""
 
-import datetime as dt
 from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,8 +14,7 @@ from clinic import audit
 from clinic.decorators import htmx_login_required
 from clinic.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from visits import selectors, services
-from visits.formatting import format_duration
-from visits.models import Priority, VisitStatus
+from visits.models import Priority
 
 BOARD = "visits/board.html"
 
@@ -31,34 +30,6 @@ def staff_only(view):
     return wrapper
 
 
-def _row(visit, *, now, room) -> dict:
-    waiting = visit.status == VisitStatus.WAITING
-    since = visit.created if waiting or not visit.actual_start else visit.actual_start
-    in_status = int((now - since).total_seconds())
-    limit = room.max_waiting_time
-    if visit.appointment_id:
-        kind = "Appointment"
-        status = "Arrived, waiting" if waiting else "In progress"
-    else:
-        kind = visit.get_type_display()
-        status = "Waiting" if waiting else "In progress"
-    return {
-        "visit": visit,
-        "patient": visit.member.full_name if visit.member else "Unknown patient",
-        "reason": (visit.intake.reason_for_visit if visit.intake else "") or "No reason given",
-        "kind": kind,
-        "status": status,
-        "with": visit.provider.display_name if visit.provider and not waiting else "",
-        "for": visit.provider.display_name if visit.provider and waiting else "",
-        "in_status": format_duration(dt.timedelta(seconds=in_status)),
-        "total": format_duration(now - visit.created),
-        "long_wait": bool(waiting and limit and in_status >= limit * settings.QUEUE_WAIT_WARNING_FRACTION),
-        "urgent": visit.priority == Priority.URGENT,
-        "can_requeue": not waiting,
-        "confirmed": bool(visit.appointment_id and visit.appointment.confirmed_at),
-    }
-
-
 def _context(request, error: str = "") -> dict:
     now = timezone.now()
     rooms = selectors.clinic_board(account=request.user.account, user=request.user, now=now)
@@ -66,12 +37,13 @@ def _context(request, error: str = "") -> dict:
         "rooms": [
             {
                 "room": entry.room,
-                "waiting": [_row(v, now=now, room=entry.room) for v in entry.waiting],
-                "in_progress": [_row(v, now=now, room=entry.room) for v in entry.in_progress],
+                "waiting": [selectors.board_row(v, now=now, room=entry.room) for v in entry.waiting],
+                "in_progress": [selectors.board_row(v, now=now, room=entry.room) for v in entry.in_progress],
                 "left_unseen": entry.left_unseen,
             }
             for entry in rooms
         ],
+        "visit_prefix": reverse("visits:board-requeue", args=[0]).removesuffix("0/requeue/"),
         "refresh_seconds": settings.BOARD_REFRESH_SECONDS,
         "error": error,
         "urgent": Priority.URGENT,

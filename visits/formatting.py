@@ -23,17 +23,19 @@ def format_duration(value: dt.timedelta | None) -> str:
     return f"{minutes} min {seconds:02d} s"
 
 
-def age_words(dob: dt.date | None, today: dt.date) -> str:
-    """A patient's age as staff say it: in years, in months under two (a 7-year-old is not an adult, a
-    baby of 5 months not "0")."""
-    if dob is None:
+def age_words(dob: dt.date | None, today: dt.date, *, short: bool = False) -> str:
+    """A patient's age as staff say it, "" when unknown: in years from two, in months under two, in days
+    under a month (a 7-year-old is not an adult, a baby of 5 months not "0"). `short` for rows: "7 y",
+    "18 mo", "12 d"; else "7 years"."""
+    if dob is None or dob > today:
         return ""
     months = (today.year - dob.year) * 12 + today.month - dob.month - (today.day < dob.day)
-    if months < 0:
-        return ""
-    if months < 24:
-        return f"{months} month{'s' if months != 1 else ''}"
-    return f"{months // 12} years"
+    if months >= 24:
+        return f"{months // 12} y" if short else f"{months // 12} years"
+    if months >= 1:
+        return f"{months} mo" if short else f"{months} month{'s' if months != 1 else ''}"
+    days = (today - dob).days
+    return f"{days} d" if short else f"{days} day{'s' if days != 1 else ''}"
 
 
 def patient_facts(member, today: dt.date) -> list[str]:

@@ -238,6 +238,17 @@ class Visit(models.Model):
         indexes = [
             # The dashboards' queue read: waiting walk-ins/e-consults of a few rooms, oldest first.
             models.Index(fields=["room", "type", "created"], condition=Q(status=10), name="visit_queue_idx"),
+            # Who left a room's queue today unseen (the board's and the dashboard's list): without it, every
+            # refresh of the queues reads all of the provider's rooms' history.
+            models.Index(
+                fields=["room", "modified"],
+                condition=Q(
+                    status=40,
+                    actual_start__isnull=True,
+                    close_reason__in=["max_waiting_time_reached", "patient_exit_room"],
+                ),
+                name="visit_left_unseen_idx",
+            ),
             models.Index(fields=["account", "start"], name="visit_account_start_idx"),
             models.Index(fields=["provider", "start"], name="visit_provider_start_idx"),
             models.Index(fields=["member", "-created"], name="visit_member_created_idx"),

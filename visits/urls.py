@@ -1,6 +1,6 @@
 from django.urls import path
 
-from visits import admin_views, attachment_views, board_views, views
+from visits import admin_views, attachment_views, board_views, queue_views, views
 
 app_name = "visits"
 
@@ -33,6 +33,7 @@ urlpatterns += [
     path("dashboard/in-progress/", views.in_progress, name="in-progress"),
     path("dashboard/today/", views.today, name="today"),
     path("dashboard/visits/<int:visit_id>/", views.visit_detail, name="detail"),
+    path("dashboard/visits/<int:visit_id>/preview/", queue_views.queue_preview, name="queue-preview"),
     path("dashboard/accept/", views.accept, name="accept"),
     path("dashboard/visits/<int:visit_id>/complete/", views.complete, name="complete"),
     path("dashboard/visits/<int:visit_id>/close/", views.close, name="close"),

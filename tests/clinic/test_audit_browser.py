@@ -26,6 +26,7 @@ def test_an_admin_reads_the_trail_on_a_390_px_screen(
 
     page = staff_page(clinic_admin)
     page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Menu").click()  # the navbar is collapsed on a phone
     page.get_by_role("link", name="Audit").click()
     expect(page.get_by_test_id("audit-total")).to_have_text("3 events")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

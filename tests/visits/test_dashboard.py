@@ -155,8 +155,8 @@ def test_rendering_the_queues_takes_the_same_queries_for_3_or_30_patients(dr_lee
         waiting(room)
         waiting(room, type=VisitType.ECONSULT)
     few = queries_for_queue_partial()
-    # Session; user with account and role; Django's two permission lookups; the version; the rows; the
-    # audit trail's one insert for all the rows shown.
+    # Session; user with account and role; Django's two permission lookups; the version; the rows (and who
+    # left unseen today); the audit trail's one insert for all the rows shown.
     assert few <= 7
     for _ in range(27):
         waiting(room)
