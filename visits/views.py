@@ -476,9 +476,10 @@ def visit_detail(request, visit_id: int):
         "addenda": list(visit.intake.addenda.select_related("author")) if visit.intake_id else [],
         # Stored sanitised; cleaned again here because this page marks it safe.
         "notes_html": mark_safe(sanitise_html(visit.notes)) if clinical else "",
+        # The room's names and order for its intake fields (derived labels for the rest), as on the rows.
         "custom_fields": [
-            (name.removeprefix("custom_").replace("_", " "), value)
-            for name, value in (visit.intake.custom if visit.intake else {}).items()
+            (answer.label, answer.value)
+            for answer in visit.room.intake_answers(visit.intake.custom if visit.intake else {})
         ],
         "zone": zone,
         **(_detail_actions(user, visit) if clinical else {"actions": None}),

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.core.files.storage import default_storage
+from django.urls import reverse
 
 from tests.clinic.factories import RoomFactory
 from tests.visits.summary_factories import eager_celery, media, pdf_text, walk_through  # noqa: F401
@@ -68,6 +69,25 @@ def test_pdf_shows_patient_reason_answers_notes_and_local_times(
     assert "Waiting → In progress" in text and "In progress → Completed" in text
     assert "Page 1 of 1" in text
     assert "Generated " in text
+
+
+def test_the_pdf_and_the_visit_page_use_the_rooms_names_for_its_intake_fields(
+    client, account, room, member, provider
+):
+    room.intake_fields = [{"name": "custom_temp", "label": "Body temperature"}]
+    room.save()
+    visit = walk_through(
+        member=member,
+        provider=provider,
+        room=room,
+        joined=SUMMER,
+        custom={"custom_is_allergic": "Yes", "custom_temp": "38.5"},
+    )
+    text = _render(visit)
+    assert text.index("Body temperature") < text.index("Is allergic")  # the room's order, then the rest
+    client.force_login(provider.user)
+    page = client.get(reverse("visits:detail", args=[visit.pk])).content.decode()
+    assert page.index("Body temperature") < page.index("is allergic")
 
 
 def test_times_follow_the_zone_across_dst_and_rooms(account, member, provider):

@@ -175,9 +175,10 @@ def summary_context(visit: Visit) -> dict:
         or (intake.consultation if intake else None)
         or (visit.visit_group.consultation if visit.visit_group_id else None)
     )
+    # The room's names and order for its intake fields, as on the pages; a derived label otherwise.
     answers = [
-        (custom_field_label(name), _answer_text(value))
-        for name, value in (intake.custom if intake else {}).items()
+        (custom_field_label(answer.label) if answer.derived else answer.label, _answer_text(answer.value))
+        for answer in visit.room.intake_answers(intake.custom if intake else {})
     ]
     attachments = [
         AttachmentRow(
