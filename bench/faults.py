@@ -124,9 +124,14 @@ class Run:
         for worker in (self.worker, self.periodic):
             wait_for(lambda w=worker: worker_ready(w), 60, worker.name)
 
-    def stop_processes(self) -> None:
-        for process in (self.beat, self.periodic, self.worker, self.web):
+    def stop_background(self) -> None:
+        """Beat and the workers: nothing renders or closes while the database is checked."""
+        for process in (self.beat, self.periodic, self.worker):
             process.stop()
+
+    def stop_processes(self) -> None:
+        self.stop_background()
+        self.web.stop()
         self.redis.kill()
         self.postgres.kill()
 
@@ -398,6 +403,7 @@ def main() -> None:
         load_seconds = time.time() - load_started
         ok = drained(run, time.time() + ARGS.drain)
         drain_seconds = time.time() - load_started - load_seconds
+        run.stop_background()
         figures = check(run, beat_interval, load_started)
     finally:
         stop_racing.set()
