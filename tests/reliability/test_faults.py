@@ -48,7 +48,9 @@ def env(private_redis, tmp_path, settings):
     """The environment of the test's processes: its Redis as the broker, the test database."""
     if connection.vendor != "postgresql":
         pytest.skip("the worker processes need a database they can share with the test: PostgreSQL")
-    return {
+    # The work must be the workers': another test may have left the app rendering in this process.
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, False
+    yield {
         **os.environ,
         "CELERY_BROKER_URL": private_redis.url,
         "PUSH_URL": settings.PUSH_URL,
@@ -58,6 +60,7 @@ def env(private_redis, tmp_path, settings):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "DJANGO_VAR_DIR": str(tmp_path),
     }
+    app.conf.task_always_eager = eager
 
 
 @pytest.fixture

@@ -67,8 +67,10 @@ def eager_celery(settings):
     """Tasks run in the process that enqueues them (after the commit, with on_commit captured)."""
     from clinic.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read before the setting changes: the first read loads the app's configuration from the settings, and
+    # would otherwise restore "eager" for every later test of the session.
     before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
