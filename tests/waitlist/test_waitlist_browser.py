@@ -44,6 +44,8 @@ def test_the_front_desk_adds_a_patient_and_sees_the_offer_after_a_cancel(staff_p
 
     page = staff_page(desk, DEMO_PASSWORD)
     page.set_viewport_size({"width": width, "height": 1000})
+    if width < 992:
+        page.get_by_role("button", name="Menu").click()  # the navbar is collapsed on a phone
     page.get_by_role("link", name="Waitlist").click()
     page.get_by_label("Patient").fill("W-1")
     page.get_by_role("button", name="Add to the waitlist").click()
