@@ -60,8 +60,11 @@ def _notes_draft_attrs(form: forms.Form, *, visit_id: int, draft: NoteDraft | No
         form.initial["notes"] = draft.text
 
 
-class VisitCompleteForm(forms.Form):
-    notes = _notes_field(required=False)
+class _NotesForm(forms.Form):
+    """A notes textarea that saves itself as a draft, posted by htmx to `action` with `button`."""
+
+    id_prefix = action = ""
+    button: tuple[str, str, str] = ("", "", "")  # name, words, css classes
 
     def __init__(
         self,
@@ -73,37 +76,27 @@ class VisitCompleteForm(forms.Form):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.auto_id = f"id_complete_{visit_id}_%s"
+        self.auto_id = f"id_{self.id_prefix}_{visit_id}_%s"
         _notes_draft_attrs(self, visit_id=visit_id, draft=draft, saved=draft_saved)
         self.helper = _htmx_helper(
-            url=_action("visits:complete", visit_id, page),
+            url=_action(self.action, visit_id, page),
             target=_target(visit_id, page),
-            button=Submit("complete", "Complete", css_class="btn-success btn-sm"),
+            button=Submit(*self.button[:2], css_class=self.button[2]),
         )
 
 
-class VisitNotesForm(forms.Form):
+class VisitCompleteForm(_NotesForm):
+    notes = _notes_field(required=False)
+    id_prefix, action = "complete", "visits:complete"
+    button = ("complete", "Complete", "btn-success btn-sm")
+
+
+class VisitNotesForm(_NotesForm):
     """Notes on a visit that ended before the provider completed it (the patient left)."""
 
     notes = _notes_field(required=True)
-
-    def __init__(
-        self,
-        *args,
-        visit_id: int,
-        draft: NoteDraft | None = None,
-        draft_saved: str = "",
-        page: str = "dashboard",
-        **kwargs,
-    ):
-        super().__init__(*args, **kwargs)
-        self.auto_id = f"id_notes_{visit_id}_%s"
-        _notes_draft_attrs(self, visit_id=visit_id, draft=draft, saved=draft_saved)
-        self.helper = _htmx_helper(
-            url=_action("visits:notes-add", visit_id, page),
-            target=_target(visit_id, page),
-            button=Submit("save_notes", "Save notes", css_class="btn-sm"),
-        )
+    id_prefix, action = "notes", "visits:notes-add"
+    button = ("save_notes", "Save notes", "btn-sm")
 
 
 class VisitCloseForm(forms.Form):
