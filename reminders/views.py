@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import audit
 from clinic.errors import ServiceError
+from clinic.throttles import secret_url_page
 from messaging.links import LinkInvalid, link_peek, link_redeem
 from reminders.selectors import appointment_when, link_appointment
 from scheduling.selectors import available_slots
@@ -87,6 +88,7 @@ def _one_action(request, token: str, *, purpose: str, page: str, done: str, act)
     return _page(request, "link_done.html", {**context, "done": done})
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
     def act(visit):
@@ -95,6 +97,7 @@ def confirm(request, token: str):
     return _one_action(request, token, purpose=CONFIRM, page="confirm.html", done="confirmed", act=act)
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def cancel(request, token: str):
     def act(visit):
@@ -127,6 +130,7 @@ def _days(visit: Visit) -> list[tuple[str, list[tuple[int, str]]]]:
     return [(formats.date_format(day, "l j F"), starts) for day, starts in sorted(days.items())]
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def reschedule(request, token: str):
     visit, refusal = _opened(request, RESCHEDULE, token)
