@@ -1,6 +1,8 @@
 """The patients' public link pages (confirm, cancel, reschedule, a waitlist offer): what caches and other
 sites may keep of them, and how far guessing links gets."""
 
+import logging
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -44,3 +46,26 @@ def test_guessing_links_is_refused_past_the_limit_even_with_a_right_one(links, s
     patient_page = Client(REMOTE_ADDR="198.51.100.7")
     for _ in range(5):
         assert patient_page.get(links["confirm"]).status_code == 200
+
+
+def test_a_link_acts_only_for_its_purpose_and_only_with_the_pages_csrf_token(links):
+    cancel_token = links["cancel"].split("/")[2]
+    assert Client().post(f"/a/{cancel_token}/confirm/").status_code == 404
+    assert Client().post(f"/offer/{cancel_token}/", {"answer": "accept"}).status_code == 404
+    forged = Client(enforce_csrf_checks=True).post(links["cancel"])  # another site's form
+    assert forged.status_code == 403
+    assert Visit.objects.get().status == VisitStatus.WAITING
+    assert Client().post(links["cancel"]).status_code == 200
+    assert Visit.objects.get().status == VisitStatus.CANCELLED
+
+
+def test_a_live_link_never_reaches_the_logs(links, caplog):
+    token = links["reschedule"].split("/")[2]
+    with caplog.at_level(logging.INFO):
+        refused = Client().post(links["reschedule"], {"start": "not-a-time"})  # 400: Django logs the path
+        assert refused.status_code == 400
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "203.0.113.9:5000", "GET", links["reschedule"], "1.1", 200
+        )
+    assert caplog.records and token not in caplog.text
+    assert "/a/[secret]/reschedule/" in caplog.text
