@@ -7,10 +7,12 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from reminders import views
+from scheduling import services as scheduling
 from tests.messaging.conftest import messaging_settings  # noqa: F401 (autouse: eager delivery)
 from tests.reminders.conftest import book, hours, links_in, patient  # noqa: F401 (fixtures)
 from tests.reminders.test_pages import TUESDAY_TEN
-from tests.scheduling.conftest import clock  # noqa: F401 (fixture)
+from tests.scheduling.conftest import clock, la  # noqa: F401 (fixture)
 from visits.models import Visit, VisitStatus
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -69,3 +71,21 @@ def test_a_live_link_never_reaches_the_logs(links, caplog):
         )
     assert caplog.records and token not in caplog.text
     assert "/a/[secret]/reschedule/" in caplog.text
+
+
+def test_an_appointment_moved_while_the_patient_clicks_is_not_confirmed_at_its_new_time(
+    links, account, front_desk, monkeypatch
+):
+    real_redeem = views.link_redeem
+
+    def redeem_as_the_desk_moves_it(**kwargs):
+        scheduling.appointment_update(
+            account=account, actor=front_desk, visit_id=Visit.objects.get().pk, start=la(2027, 3, 9, 14)
+        )
+        return real_redeem(**kwargs)
+
+    monkeypatch.setattr(views, "link_redeem", redeem_as_the_desk_moves_it)
+    answer = Client().post(links["confirm"])
+    assert answer.status_code == 409 and "has moved" in answer.content.decode()
+    visit = Visit.objects.get()
+    assert visit.confirmed_at is None and visit.start == TUESDAY_TEN  # the move went back with the refusal
