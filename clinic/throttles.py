@@ -70,7 +70,8 @@ def secret_url_page(view):
     """A page whose URL's secret is the only credential. Guesses are limited: an address whose unknown
     secrets (404) pass PUBLIC_PAGE_MISS_RATE is refused (429) until the window ends, whatever it asks,
     while a right secret never counts (a calendar service polls many feeds from one address). Nothing is
-    kept by a cache, and no Referer carries the secret on to another page."""
+    kept by a cache. (Referrer-Policy stays the site's same-origin: no other site gets the URL, and
+    no-referrer would make browsers send `Origin: null`, which fails the CSRF check of the page's form.)"""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
@@ -92,7 +93,6 @@ def secret_url_page(view):
             if response.status_code == 404:
                 _count_miss(key, seconds)
         add_never_cache_headers(response)
-        response["Referrer-Policy"] = "no-referrer"
         response["X-Robots-Tag"] = "noindex"
         return response
 

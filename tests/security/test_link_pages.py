@@ -24,12 +24,12 @@ def links(book):  # noqa: F811
     return links_in(mail.outbox[0].body)
 
 
-def test_link_pages_are_kept_by_no_cache_and_send_no_referrer(links):
+def test_link_pages_are_kept_by_no_cache_and_their_url_goes_to_no_other_site(links):
     for purpose in ("confirm", "cancel", "reschedule"):
         page = Client().get(links[purpose])
         assert page.status_code == 200
         assert "no-store" in page["Cache-Control"]
-        assert page["Referrer-Policy"] == "no-referrer"
+        assert page["Referrer-Policy"] == "same-origin"
     unknown = Client().get("/a/not-a-token/confirm/")
     assert unknown.status_code == 404 and "no-store" in unknown["Cache-Control"]
 

@@ -79,3 +79,11 @@ def test_a_video_link_template_holds_only_the_bare_names(template):
 
 def test_a_video_link_template_with_both_names_is_fine():
     validate_video_link_template("https://meet.example/{meeting_id}?as={role}")
+
+
+def test_a_name_with_line_breaks_stays_on_the_subject_line(account):
+    MessageTemplate.objects.create(account=account, kind="probe", subject="Hello {{ first_name }}", text="x")
+    book = TemplateBook(account_ids=[account.pk], kinds=["probe"])
+    context = {"first_name": "Ada\r\nBcc: everyone@example.org"}
+    rendered = book.render(account_id=account.pk, kind="probe", language="", context=context)
+    assert rendered.subject == "Hello Ada Bcc: everyone@example.org"
