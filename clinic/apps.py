@@ -20,8 +20,10 @@ class ClinicConfig(AppConfig):
 
     def ready(self):
         from clinic import (
+            log_redaction,
             schema,  # noqa: F401  (registers the OpenAPI description of our auth headers)
             session_limits,  # noqa: F401  (starts the session clocks at login)
         )
 
+        log_redaction.install()
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="clinic.ensure_roles")

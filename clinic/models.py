@@ -1,3 +1,4 @@
+import string
 import uuid
 import zoneinfo
 from typing import NamedTuple
@@ -35,10 +36,16 @@ def validate_video_link_template(value: str) -> None:
         return
     if not value.startswith(("https://", "http://")) or "{meeting_id}" not in value:
         raise ValidationError("Give an http(s) link containing {meeting_id}.")
+    # Parsed, not tried: formatting `{meeting_id:>999999999}` or `{role.__class__}` would already
+    # allocate a gigabyte or read attributes. Only the two bare names may stand in braces.
     try:
-        value.format(meeting_id="x", role="patient")
-    except (KeyError, IndexError, ValueError) as exc:
+        fields = [
+            (name, spec, conv) for _, name, spec, conv in string.Formatter().parse(value) if name is not None
+        ]
+    except ValueError as exc:
         raise ValidationError("Only {meeting_id} and {role} may stand in braces.") from exc
+    if any(name not in ("meeting_id", "role") or spec or conv for name, spec, conv in fields):
+        raise ValidationError("Only {meeting_id} and {role} may stand in braces.")
 
 
 PATIENT_CODE_PATTERN = RegexValidator(

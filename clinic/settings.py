@@ -262,6 +262,9 @@ API_THROTTLE_RATES = {
     # GET /accounts/:code (public), per address
     "account_lookup": env("THROTTLE_ACCOUNT_LOOKUP_RATE", default="60/min"),
 }
+# Unknown secrets per address asked of the pages opened through a secret URL (patients' links, calendar
+# feeds) before that address is refused for the rest of the window (clinic.throttles.secret_url_page).
+PUBLIC_PAGE_MISS_RATE = env("THROTTLE_PUBLIC_PAGE_MISS_RATE", default="20/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic Visit API",
     "DESCRIPTION": "Compatible with VSee Clinic's Visit API v3. Every request carries X-AccountCode.",

@@ -11,6 +11,7 @@ from django.utils import translation
 from messaging.models import MessageTemplate
 
 PARTS = ("subject", "text", "html", "sms")
+SMS_MAX_LENGTH = 1600
 _FILES = {"subject": "subject", "text": "txt", "html": "html", "sms": "sms"}
 
 
@@ -21,6 +22,17 @@ class Rendered:
     text: str
     html: str
     sms: str
+
+
+def _inert(value):
+    """Only words, numbers and dicts of them reach a template: the templates are the clinics' own (in the
+    database), and through a model instance they could read its relations (the provider's user, the
+    account's patients) into a message."""
+    if isinstance(value, dict):
+        return {str(key): _inert(item) for key, item in value.items()}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return str(value)
 
 
 def language_candidates(language: str) -> list[str]:
@@ -41,6 +53,7 @@ class TemplateBook:
 
     def render(self, *, account_id: int, kind: str, language: str, context: dict) -> Rendered:
         used, templates = self._templates(account_id, kind, language)
+        context = _inert(context)
         with translation.override(used or None):
             out = {
                 part: template.render(Context(context, autoescape=part == "html")) if template else ""
@@ -51,7 +64,8 @@ class TemplateBook:
             subject=" ".join(out["subject"].split())[:300],
             text=out["text"].strip() + "\n",
             html=out["html"],
-            sms=(out["sms"] or out["text"]).strip(),
+            # A carrier takes at most 1,600 characters (ten parts): a clinic's long wording is cut there.
+            sms=(out["sms"] or out["text"]).strip()[:SMS_MAX_LENGTH],
         )
 
     def _templates(self, account_id: int, kind: str, language: str) -> tuple[str, dict]:

@@ -56,15 +56,18 @@ def link_object_id(visit: Visit) -> str:
     return f"{visit.pk}@{start_key(visit.start)}"
 
 
-def link_appointment(*, obj_id: str) -> Visit | None:
-    """The appointment of a link, read as its page shows it; None when it moved since the link was sent."""
+def link_appointment(*, obj_id: str, lock: bool = False) -> Visit | None:
+    """The appointment of a link, read as its page shows it; None when it moved since the link was sent.
+    `lock`: only its time is read, its row locked until the caller's transaction ends."""
     visit_id, _, start = obj_id.partition("@")
-    visit = (
-        Visit.objects.appointments()
-        .select_related("account", "room", "member__user", "provider__user", "consultation", "intake")
-        .filter(pk=int(visit_id))
-        .first()
-    )
+    visits = Visit.objects.appointments().filter(pk=int(visit_id))
+    if lock:
+        visits = visits.select_for_update().only("pk", "start")
+    else:
+        visits = visits.select_related(
+            "account", "room", "member__user", "provider__user", "consultation", "intake"
+        )
+    visit = visits.first()
     if visit is None or visit.start is None or str(start_key(visit.start)) != start:
         return None
     return visit

@@ -16,7 +16,8 @@ from django.utils import formats, timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic import audit
-from clinic.errors import ServiceError
+from clinic.errors import Conflict, ServiceError
+from clinic.throttles import secret_url_page
 from messaging.links import LinkInvalid, link_peek, link_redeem
 from reminders.selectors import appointment_when, link_appointment
 from scheduling.selectors import available_slots
@@ -53,6 +54,13 @@ def _opened(request, purpose: str, token: str):
     return visit, None
 
 
+def _still_as_shown(link) -> None:
+    """Inside the link's transaction: the appointment may have moved since the page read it (the front desk
+    at the same moment), and a link acts only on the time its message named."""
+    if link_appointment(obj_id=link.obj_id, lock=True) is None:
+        raise Conflict(MOVED)
+
+
 def _acted(request, visit: Visit, what: str) -> None:
     actor = audit.link_actor(request, account_id=visit.account_id)
     audit.audit_record(actor, audit.Action.UPDATE, visit, detail=f"Patient, through a link: {what}")
@@ -79,7 +87,7 @@ def _one_action(request, token: str, *, purpose: str, page: str, done: str, act)
         return _gone(request, "Please call the clinic about this appointment.", 409)
     try:
         with transaction.atomic():
-            link_redeem(purpose=purpose, token=token)
+            _still_as_shown(link_redeem(purpose=purpose, token=token))
             act(visit)
     except ServiceError as exc:
         return _gone(request, exc.message, exc.status_code)
@@ -87,6 +95,7 @@ def _one_action(request, token: str, *, purpose: str, page: str, done: str, act)
     return _page(request, "link_done.html", {**context, "done": done})
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
     def act(visit):
@@ -95,6 +104,7 @@ def confirm(request, token: str):
     return _one_action(request, token, purpose=CONFIRM, page="confirm.html", done="confirmed", act=act)
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def cancel(request, token: str):
     def act(visit):
@@ -127,6 +137,7 @@ def _days(visit: Visit) -> list[tuple[str, list[tuple[int, str]]]]:
     return [(formats.date_format(day, "l j F"), starts) for day, starts in sorted(days.items())]
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def reschedule(request, token: str):
     visit, refusal = _opened(request, RESCHEDULE, token)
@@ -144,7 +155,7 @@ def reschedule(request, token: str):
             start = dt.datetime.fromtimestamp(int(chosen), dt.UTC)
             try:
                 with transaction.atomic():
-                    link_redeem(purpose=RESCHEDULE, token=token)
+                    _still_as_shown(link_redeem(purpose=RESCHEDULE, token=token))
                     moved = appointment_update(
                         account=visit.account, actor=_patient_user(visit), visit_id=visit.pk, start=start
                     )

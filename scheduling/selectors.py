@@ -923,9 +923,12 @@ def calendar_feed_of(*, user) -> CalendarFeed | None:
 
 
 def calendar_feed_contents(*, secret: str) -> tuple[Provider, list[Visit], list[VisitGroup]] | None:
-    """What the feed of a live secret carries; None for an unknown or revoked one."""
+    """What the feed of a live secret carries; None for an unknown or revoked one, or once the provider's
+    user is deactivated (someone who left the clinic keeps no view of its calendar)."""
     feed = (
-        CalendarFeed.objects.filter(secret_hash=feeds.secret_hash(secret), revoked__isnull=True)
+        CalendarFeed.objects.filter(
+            secret_hash=feeds.secret_hash(secret), revoked__isnull=True, provider__user__is_active=True
+        )
         .select_related("provider__user")
         .first()
     )

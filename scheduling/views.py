@@ -22,6 +22,7 @@ from clinic import selectors as clinic_selectors
 from clinic import services as clinic_services
 from clinic.errors import Conflict, NotFound, ServiceError
 from clinic.models import Provider, Room
+from clinic.throttles import secret_url_page
 from scheduling import calendar, selectors, services
 from scheduling.feeds import feed_calendar
 from scheduling.forms import (
@@ -835,6 +836,7 @@ def feeds(request):
     return render(request, FEEDS, {"feed": feed, "url": url})
 
 
+@secret_url_page
 @require_GET
 def feed(request, secret):
     """The feed itself, polled by calendar apps without a session: the secret is the credential."""

@@ -170,8 +170,9 @@ def _offers_send(*, hold: SlotHold, entries: list[WaitlistEntry], expires: dt.da
             patient=entry.member,
             kind="waitlist_offer",
             context={
-                "room": hold.room,
-                "provider": hold.provider,
+                # Words only: a clinic's own template must not reach into the models behind them.
+                "room": {"name": hold.room.name, "time_zone": hold.room.time_zone},
+                "provider": {"display_name": hold.provider.display_name},
                 # Formatted here, in the room's zone: the message is rendered outside any request.
                 "when": dateformat.format(start, "D j M, H:i"),
                 "when_long": f"{dateformat.format(start, 'l j F Y, H:i')}-{dateformat.format(end, 'H:i')}",

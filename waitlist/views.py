@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinic import audit
 from clinic.errors import ServiceError
 from clinic.models import Room
+from clinic.throttles import secret_url_page
 from messaging.links import LinkInvalid
 from scheduling.selectors import members_matching
 from waitlist import selectors, services
@@ -142,6 +143,7 @@ def offers_stop(request, hold_id):
     return redirect(f"{reverse('waitlist:page')}?room={room.pk if room else ''}")
 
 
+@secret_url_page
 @require_http_methods(["GET", "POST"])
 def offer(request, token):
     """The patient's page, opened from the offer's message without a login: GET shows the slot (the link
