@@ -444,6 +444,17 @@ PATIENT_DATA = {
             htmx=True,
         )
     ],
+    "scheduling:patient-consent": [
+        page("desk", "get", lambda w: f"/scheduling/patients/{w.pat.pk}/messages/", [PAT], htmx=True),
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/patients/{w.pat.pk}/messages/",
+            [PAT],
+            {"consent_sms": "on"},
+            htmx=True,
+        ),
+    ],
     "scheduling:book": [page("desk", "post", "/scheduling/book/", [SAM], _booking, htmx=True)],
     "scheduling:day": [
         page("desk", "get", "/scheduling/day/", [PAT], lambda w: {"room": w.room.pk, "day": MONDAY})
