@@ -588,6 +588,7 @@ def _calendar_context(request, data) -> dict:
         free=data.free,
         appointments=appointments,
         now=int(timezone.now().timestamp()),
+        held=data.held,
     )
     span = dt.timedelta(days=7 if week else 1)
     view = "week" if week else "day"
