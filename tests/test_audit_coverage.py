@@ -90,6 +90,7 @@ NO_PATIENT_DATA = {
     "account-detail": "the clinic's public card: name, time zone, rooms",
     "healthz": "liveness",
     "visits:events": "the live stream: which rooms changed, never who (the page then reloads a partial)",
+    "waitlist:events": "the waitlist page's live stream: which rooms' waitlists changed, never who",
     "readyz": "readiness of the database and broker",
     "session-status": "the caller's own session clock",
     "session-keepalive": "the caller's own session clock",
