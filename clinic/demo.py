@@ -7,6 +7,9 @@ from django.db import transaction
 
 from clinic.models import Account, Consultation, Member, Provider, ProviderLicense, Room, User
 from clinic.roles import CLINIC_ADMIN, FRONT_DESK, PROVIDER, ensure_role_groups
+from messaging.models import Channel, Consent
+from messaging.services import consent_record
+from reminders.models import ReminderPlan
 from scheduling.models import WorkingHours
 
 DEMO_PASSWORD = "demo"
@@ -81,7 +84,14 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
     _user(account, "frontdesk", "Frank", "Desk", groups[FRONT_DESK])
     _user(account, "admin", "Ada", "Admin", groups[CLINIC_ADMIN])
     patient = _user(account, "pat.jones", "Pat", "Jones")
-    Member.objects.get_or_create(
+    # The clinic's reminder times (the settings' defaults, written down so the admin shows where to
+    # change them).
+    ReminderPlan.objects.get_or_create(
+        account=account,
+        room=None,
+        defaults={"offsets": [1440, 120], "quiet_start": dt.time(21), "quiet_end": dt.time(8)},
+    )
+    pat, _ = Member.objects.get_or_create(
         account=account,
         code="P-1001",
         defaults={
@@ -95,4 +105,8 @@ def seed_demo_clinic(*, account_code: str = "demo") -> list[str]:
             "email": "pat.jones@example.com",
         },
     )
+    # Pat hears about her appointments by email (under `make run`, files in var/mail); a statement is made
+    # once, so a later change (withdrawn at the front desk) is not overwritten by seeding again.
+    if not Consent.objects.filter(member=pat, channel=Channel.EMAIL).exists():
+        consent_record(patient=pat, channel=Channel.EMAIL, granted=True, source="demo data")
     return [u for u, *_ in PROVIDERS] + ["frontdesk", "admin", "pat.jones"]

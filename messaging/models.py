@@ -1,6 +1,7 @@
 """Messages to patients: the clinic's templates, the patients' consent, the messages sent, and the signed
 single-use links they carry."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -48,6 +49,10 @@ class Consent(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     granted = models.BooleanField()
     source = models.CharField(max_length=200, help_text="How it was given, e.g. 'intake form', 'front desk'.")
+    # The staff member who wrote it down (none: the patient themselves, a partner's system, an import).
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField(default=timezone.now)
 
     objects = AccountScopedQuerySet.as_manager()

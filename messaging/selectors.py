@@ -30,3 +30,11 @@ def consents_granted(*, member_ids: Iterable[int]) -> set[tuple[int, str]]:
 def consent_history(patient: Member) -> QuerySet[Consent]:
     """Every statement of the patient's consent, newest first."""
     return Consent.objects.filter(member=patient).order_by("-at", "-id")
+
+
+def consents_current(patient: Member) -> dict[str, Consent]:
+    """The newest statement per channel of the patient's consent (a channel never asked about is absent)."""
+    current: dict[str, Consent] = {}
+    for consent in consent_history(patient).select_related("recorded_by"):
+        current.setdefault(consent.channel, consent)
+    return current

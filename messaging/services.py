@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from clinic.errors import InvalidInput, NotFound
 from clinic.jobs import enqueue_on_commit
-from clinic.models import Account, Member
+from clinic.models import Account, Member, User
 from messaging import sms
 from messaging.models import Channel, Consent, Message, MessageStatus
 from messaging.rendering import TemplateBook
@@ -177,10 +177,16 @@ def _message_of(account: Account, o: Outgoing, granted, book: TemplateBook, now:
 
 @transaction.atomic
 def consent_record(
-    *, patient: Member, channel: str, granted: bool, source: str, at: dt.datetime | None = None
+    *,
+    patient: Member,
+    channel: str,
+    granted: bool,
+    source: str,
+    at: dt.datetime | None = None,
+    actor: User | None = None,
 ) -> Consent:
-    """Record that the patient gave (or withdrew) consent to be contacted on `channel`, when and how. The
-    history is kept: this row is the newest, the earlier ones stay."""
+    """Record that the patient gave (or withdrew) consent to be contacted on `channel`, when, how and (for
+    staff) by whom. The history is kept: this row is the newest, the earlier ones stay."""
     if channel not in Channel.values:
         raise InvalidInput.field("channel", f"Choose one of {', '.join(Channel.values)}.")
     source = " ".join(source.split())
@@ -192,8 +198,31 @@ def consent_record(
         channel=channel,
         granted=granted,
         source=source[:200],
+        recorded_by=actor,
         at=at or timezone.now(),
     )
+
+
+@transaction.atomic
+def consents_set(*, patient: Member, granted: dict[str, bool], source: str, actor: User) -> list[Consent]:
+    """What a staff member says the patient agrees to now, per channel: a statement is recorded only for a
+    channel whose answer changes (a form saved again adds nothing to the history). The address must be on
+    file for a channel granted. Returns the statements recorded."""
+    if actor.account_id != patient.account_id:
+        raise NotFound("No such patient.")
+    addresses = {Channel.EMAIL: patient.email, Channel.SMS: patient.phone}
+    missing = {Channel.EMAIL: "The patient has no email address.", Channel.SMS: "The patient has no phone."}
+    for channel, wanted in granted.items():
+        if channel not in Channel.values:
+            raise InvalidInput.field("channel", f"Choose one of {', '.join(Channel.values)}.")
+        if wanted and not addresses[channel]:
+            raise InvalidInput.field(channel, missing[channel])
+    now_granted = {channel for member_id, channel in consents_granted(member_ids=[patient.pk])}
+    return [
+        consent_record(patient=patient, channel=channel, granted=wanted, source=source, actor=actor)
+        for channel, wanted in granted.items()
+        if wanted != (channel in now_granted)
+    ]
 
 
 # --- send-time checks ------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ class EventKind(enum.StrEnum):
     QUEUE = "queue"
     # The walk-ins and e-consults in progress: one started, ended, went back to the queue.
     IN_PROGRESS = "in-progress"
+    # A room's waitlist: a patient added or taken off, an offer made, answered, run out or stopped.
+    WAITLIST = "waitlist"
 
 
 @dataclass(frozen=True)

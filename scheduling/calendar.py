@@ -38,7 +38,7 @@ class Block:
 @dataclass(slots=True)
 class Cell:
     rows: int  # how many rows it covers
-    kind: str  # "free" (bookable), "working" (hours, not free), "off", or "booked" (holds blocks)
+    kind: str  # "free" (bookable), "working" (hours, not free), "held", "off", or "booked" (holds blocks)
     start: int  # UNIX seconds of its first row
     label: str  # its first row's local time, "09:15"
     provider_id: int
@@ -46,6 +46,7 @@ class Cell:
     day_iso: str  # "2027-03-08"
     day_label: str  # "Mon 8 Mar"
     blocks: list[Block] = field(default_factory=list)
+    note: str = ""  # said on the cell: "Held for the waitlist until 10:45"
 
     @property
     def bookable(self) -> bool:
@@ -173,11 +174,14 @@ def build_grid(
     free: dict[int, set[int]],
     appointments: list[Appointment],
     now: int,
+    held: dict[int, list[tuple[int, int, int]]] | None = None,
 ) -> Grid:
     """The grid of `days` for `providers` (id, name), in their order. `working`: each provider's hours
-    minus time off; `free`: the slot starts each could be booked at (a free row is bookable); rows step
-    by `step` seconds of local time. Appointments without a provider are not placed (they have no
-    column)."""
+    minus time off; `free`: the slot starts each could be booked at (a free row is bookable); `held`:
+    each provider's slots (start, end, expires) kept for the waitlist's offers, shown as such rather than
+    as merely not free; rows step by `step` seconds of local time. Appointments without a provider are
+    not placed (they have no column)."""
+    held = held or {}
     first_minute, last_minute = _row_bounds(days, zone, working, appointments)
     minutes = list(range(first_minute, last_minute, step // 60))
     times = [f"{m // 60:02d}:{m % 60:02d}" for m in minutes]
@@ -217,13 +221,20 @@ def build_grid(
                     placed = [a for a in placed if a not in cluster]
                     row += span
                     continue
+                hold = next((h for h in held.get(pid, ()) if h[0] < t + step and h[1] > t), None)
+                note = ""
                 if t in open_at:
                     kind = "free"
+                elif hold is not None:
+                    kind = "held"
+                    # Said once, on the hold's first row: "until" is when its offers run out.
+                    if not (row and starts[row - 1] + step > hold[0]):
+                        note = f"Held for the waitlist until {_local(hold[2], zone):%H:%M}"
                 elif _overlaps(t, step, hours):
                     kind = "working"
                 else:
                     kind = "off"
-                cells.append(Cell(1, kind, t, times[row], pid, name, day_iso, day_label))
+                cells.append(Cell(1, kind, t, times[row], pid, name, day_iso, day_label, note=note))
                 row += 1
             columns.append(Column(pid, name, day, cells))
         grid_days.append(Day(day, columns))

@@ -8,8 +8,9 @@ from django import forms
 from django.utils import timezone
 
 from clinic.errors import ServiceError
-from clinic.models import US_STATE_CHOICES, Consultation, Provider, Room
+from clinic.models import US_STATE_CHOICES, Consultation, Member, Provider, Room
 from clinic.services import phone_normalise
+from messaging.models import Channel
 from scheduling.models import ScheduleException, Weekday
 
 
@@ -91,7 +92,12 @@ class PatientCreateForm(forms.Form):
         error_messages={"invalid": "Type the date of birth as a date."},
     )
     phone = forms.CharField(required=False, max_length=40)
+    email = forms.EmailField(
+        required=False, max_length=254, error_messages={"invalid": "That is not an email address."}
+    )
     state = forms.ChoiceField(choices=[("", "—"), *US_STATE_CHOICES], required=False)
+    consent_email = forms.BooleanField(label="Agrees to appointment messages by email", required=False)
+    consent_sms = forms.BooleanField(label="Agrees to appointment messages by text", required=False)
 
     def __init__(self, *args, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -116,6 +122,50 @@ class PatientCreateForm(forms.Form):
             return phone_normalise(raw=self.cleaned_data["phone"])
         except ServiceError as exc:
             raise forms.ValidationError("That is not a phone number.") from exc
+
+    def clean(self):
+        data = super().clean()
+        _consent_needs_address(self, email=data.get("email"), phone=data.get("phone"))
+        return data
+
+    @property
+    def patient_fields(self) -> dict:
+        """What `member_create` takes: the fields typed, without the consent answers."""
+        return {k: v for k, v in self.cleaned_data.items() if v and not k.startswith("consent_")}
+
+    @property
+    def consents(self) -> dict[str, bool]:
+        return consents_of(self.cleaned_data)
+
+
+def consents_of(data: dict) -> dict[str, bool]:
+    """The consent answers of a form, by channel (as `messaging.services.consents_set` takes them)."""
+    return {Channel.EMAIL: data["consent_email"], Channel.SMS: data["consent_sms"]}
+
+
+def _consent_needs_address(form: forms.Form, *, email, phone) -> None:
+    # A message needs somewhere to go: the answer is refused beside the box rather than a silent no.
+    if form.cleaned_data.get("consent_email") and not email:
+        form.add_error("consent_email", "Type the patient's email address to send them email.")
+    if form.cleaned_data.get("consent_sms") and not phone:
+        form.add_error("consent_sms", "Type the patient's phone number to send them text messages.")
+
+
+class ConsentForm(forms.Form):
+    """A known patient's consent to appointment messages, as the front desk is told it."""
+
+    consent_email = forms.BooleanField(label="Agrees to appointment messages by email", required=False)
+    consent_sms = forms.BooleanField(label="Agrees to appointment messages by text", required=False)
+
+    def __init__(self, *args, patient: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.helper = _no_form_tag()
+
+    def clean(self):
+        data = super().clean()
+        _consent_needs_address(self, email=self.patient.email, phone=self.patient.phone)
+        return data
 
 
 class BookForm(forms.Form):

@@ -19,7 +19,7 @@ from clinic.errors import InvalidInput, NotFound
 from clinic.models import Account, Consultation, Member, Provider, Room, User
 from clinic.selectors import room_get
 from scheduling import feeds, intervals
-from scheduling.models import CalendarFeed, ScheduleException, WorkingHours
+from scheduling.models import CalendarFeed, ScheduleException, SlotHold, WorkingHours
 from visits.models import ACTIVE_STATUSES, Intake, Visit, VisitEvent, VisitGroup, VisitStatus, VisitType
 from visits.selectors import intakes_visible_to
 
@@ -749,12 +749,15 @@ class CalendarData:
     free: dict[int, set[int]]  # slot starts each provider could be booked at
     appointments: list[Visit]  # with who cancelled (closed_by) and why (cancel_reason)
     slot_length: int
+    # Slots held for the waitlist's offers: provider id -> [(start, end, expires)], UNIX seconds.
+    held: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
 
 
 def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datetime) -> CalendarData:
     """The room's providers (all of them), their working time, their free slots (cached availability, for
     the room's shortest one-to-one consultation) and every appointment starting in [lo, hi), cancelled
-    ones included. Five queries, whatever the number of providers or days."""
+    ones included, and the slots held for the waitlist. Six queries, whatever the number of providers or
+    days."""
     providers = list(Provider.objects.for_account(account).in_room(room).select_related("user")
                      .order_by("user__last_name", "user__first_name", "pk"))  # fmt: skip
     lo_ts, hi_ts = _ts(lo), _ts(hi)
@@ -791,7 +794,17 @@ def calendar_data(*, account: Account, room: Room, lo: dt.datetime, hi: dt.datet
     appointments = [v for v in appointments if v.pk not in undone]
     for visit in appointments:
         visit.cancel_reason, visit.cancelled_at = cancellations.get(visit.pk, ("", None))
-    return CalendarData(providers, working, dict(free), appointments, slot_length)
+    held: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    holds = (
+        SlotHold.objects.for_account(account)
+        .active()
+        .filter(provider__in=providers, start__lt=hi, end__gt=lo)
+        .order_by("start", "id")
+        .values_list("provider_id", "start", "end", "expires")
+    )
+    for pid, start, end, expires in holds:
+        held[pid].append((_ts(start), _ts(end), _ts(expires)))
+    return CalendarData(providers, working, dict(free), appointments, slot_length, dict(held))
 
 
 def nearest_free_slots(

@@ -10,6 +10,7 @@ urlpatterns = [
     path("book/", views.book, name="book"),
     path("patients/", views.patient_search, name="patients"),
     path("patients/new/", views.patient_create, name="patient-create"),
+    path("patients/<int:member_id>/messages/", views.patient_consent, name="patient-consent"),
     path("day/", views.day_view, name="day"),
     path("calendar/", views.calendar_view, name="calendar"),
     path("calendar/<int:visit_id>/move/", views.calendar_move, name="calendar-move"),

@@ -10,6 +10,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,8 +22,11 @@ from clinic import audit
 from clinic import selectors as clinic_selectors
 from clinic import services as clinic_services
 from clinic.errors import Conflict, NotFound, ServiceError
-from clinic.models import Provider, Room
+from clinic.models import Member, Provider, Room
 from clinic.throttles import secret_url_page
+from messaging import services as messaging_services
+from messaging.models import Channel
+from messaging.selectors import consents_current
 from scheduling import calendar, selectors, services
 from scheduling.feeds import feed_calendar
 from scheduling.forms import (
@@ -30,6 +34,7 @@ from scheduling.forms import (
     CalendarForm,
     CalendarMoveForm,
     CancelForm,
+    ConsentForm,
     DayForm,
     PatientCreateForm,
     PatientSearchForm,
@@ -37,6 +42,7 @@ from scheduling.forms import (
     ScheduleExceptionForm,
     SlotSearchForm,
     WorkingHoursForm,
+    consents_of,
 )
 from scheduling.models import window_label
 from visits.selectors import visit_get
@@ -46,6 +52,9 @@ CALENDAR = "scheduling/calendar.html"
 DAY = "scheduling/day.html"
 HOURS = "scheduling/hours.html"
 FEEDS = "scheduling/feeds.html"
+
+# How consent taken at the booking page is recorded (with the staff member who took it).
+FRONT_DESK = "front desk"
 
 book_required = permission_required("visits.book_appointment", raise_exception=True)
 
@@ -219,7 +228,11 @@ def patient_create(request):
             audit.audit_record_many(request, audit.Action.SEARCH, duplicates, detail="possible duplicate")
             return render(request, new_patient, {**context, "duplicates": duplicates})
     try:
-        member = clinic_services.member_create(account=account, **{k: v for k, v in data.items() if v})
+        with transaction.atomic():
+            member = clinic_services.member_create(account=account, **form.patient_fields)
+            messaging_services.consents_set(
+                patient=member, granted=form.consents, source=FRONT_DESK, actor=request.user
+            )
     except ServiceError as exc:
         for field, errors in (exc.errors or {}).items():
             form.add_error(field if field in form.fields else None, errors[0])
@@ -232,6 +245,52 @@ def patient_create(request):
         new_patient,
         {"created": member, "members": [member], "chosen": member.code, "searched": True},
     )
+
+
+def _consent_answer(request, patient, form: ConsentForm, *, changed=None, **extra):
+    """The consent card; the trail records the change made, or that the patient's statements were shown."""
+    if changed:
+        said = ", ".join(
+            f"{c.get_channel_display().lower()} {'granted' if c.granted else 'withdrawn'}" for c in changed
+        )
+        audit.audit_record(request, audit.Action.UPDATE, patient, detail=f"consent to messages: {said}")
+    else:
+        audit.audit_record(request, audit.Action.READ, patient, detail="consent to messages")
+    current = consents_current(patient)
+    context = {
+        "patient": patient,
+        "consent_form": form,
+        "statements": [(label, current.get(channel)) for channel, label in Channel.choices],
+        **extra,
+    }
+    # When each statement was made, in the clinic's time.
+    with timezone.override(zoneinfo.ZoneInfo(request.user.account.time_zone)):
+        return render(request, f"{BOOKING}#consent", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@book_required
+def patient_consent(request, member_id):
+    """A patient's consent to appointment messages, by email and by text: what holds now (when, how, by
+    whom) and the two boxes to change it. Saving records only the answers that changed."""
+    patient = Member.objects.for_account(request.user.account).filter(pk=member_id).first()
+    if patient is None:
+        raise Http404("No such patient.")
+    if request.method == "GET":
+        initial = {f"consent_{c}": s.granted for c, s in consents_current(patient).items()}
+        return _consent_answer(request, patient, ConsentForm(initial=initial, patient=patient))
+    form = ConsentForm(request.POST, patient=patient)
+    if not form.is_valid():
+        return _consent_answer(request, patient, form)
+    try:
+        changed = messaging_services.consents_set(
+            patient=patient, granted=consents_of(form.cleaned_data), source=FRONT_DESK, actor=request.user
+        )
+    except ServiceError as exc:
+        _field_error(form, exc)
+        return _consent_answer(request, patient, form)
+    return _consent_answer(request, patient, form, changed=changed, saved=True)
 
 
 def _kept_booking(request, search: SlotSearchForm, form: BookForm, context: dict) -> dict:
@@ -530,6 +589,7 @@ def _calendar_context(request, data) -> dict:
         free=data.free,
         appointments=appointments,
         now=int(timezone.now().timestamp()),
+        held=data.held,
     )
     span = dt.timedelta(days=7 if week else 1)
     view = "week" if week else "day"

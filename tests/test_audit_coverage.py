@@ -90,6 +90,7 @@ NO_PATIENT_DATA = {
     "account-detail": "the clinic's public card: name, time zone, rooms",
     "healthz": "liveness",
     "visits:events": "the live stream: which rooms changed, never who (the page then reloads a partial)",
+    "waitlist:events": "the waitlist page's live stream: which rooms' waitlists changed, never who",
     "readyz": "readiness of the database and broker",
     "session-status": "the caller's own session clock",
     "session-keepalive": "the caller's own session clock",
@@ -443,6 +444,17 @@ PATIENT_DATA = {
             {"code": "P-2001", "first_name": "Ada", "last_name": "New"},
             htmx=True,
         )
+    ],
+    "scheduling:patient-consent": [
+        page("desk", "get", lambda w: f"/scheduling/patients/{w.pat.pk}/messages/", [PAT], htmx=True),
+        page(
+            "desk",
+            "post",
+            lambda w: f"/scheduling/patients/{w.pat.pk}/messages/",
+            [PAT],
+            {"consent_sms": "on"},
+            htmx=True,
+        ),
     ],
     "scheduling:book": [page("desk", "post", "/scheduling/book/", [SAM], _booking, htmx=True)],
     "scheduling:day": [

@@ -129,6 +129,11 @@ class VisitOut(serializers.Serializer):
     end = UnixTimestampField()
     actual_start = UnixTimestampField()
     actual_end = UnixTimestampField()
+    confirmed_at = UnixTimestampField(
+        allow_null=True,
+        help_text="Ours: when the patient confirmed the appointment through the link in a message; null "
+        "until then, and again after a move.",
+    )
     room_code = serializers.CharField(source="room.code")
     account_code = serializers.CharField(source="account.code")
     member = MemberOut(allow_null=True)

@@ -4,9 +4,10 @@ import datetime as dt
 
 from django.db.models import Prefetch, QuerySet
 
-from clinic.models import Account, Member, Room
+from clinic.models import Account, Member, Room, User
 from messaging.models import Channel
 from messaging.selectors import consents_granted
+from push.events import Audience, EventKind
 from waitlist.models import Offer, WaitlistEntry, time_of_day_bit
 
 
@@ -119,3 +120,11 @@ def offer_by_id(*, offer_id: int) -> Offer | None:
         .filter(pk=offer_id)
         .first()
     )
+
+
+def waitlist_audience(*, user: User) -> Audience | None:
+    """Who hears the waitlist's changes on its page's stream: those who manage it (the front desk and
+    clinic admins), for every room of their clinic; nobody else."""
+    if not user.is_authenticated or user.account_id is None or not user.has_perm("visits.book_appointment"):
+        return None
+    return Audience(account_id=user.account_id, room_ids=None, kinds=frozenset({EventKind.WAITLIST}))

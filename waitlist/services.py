@@ -19,6 +19,8 @@ from clinic.models import Account, Consultation, Provider, Room, User
 from clinic.selectors import member_by_code, provider_get
 from messaging.links import LinkInvalid, link_issue, link_peek, link_redeem
 from messaging.services import message_send
+from push.events import EventKind
+from push.services import publish_on_commit
 from scheduling.models import SlotHold
 from scheduling.selectors import providers_free_for
 from scheduling.services import appointment_book, may_book, slot_hold_create, slot_hold_release
@@ -31,6 +33,12 @@ LINK_PURPOSE = "waitlist_offer"
 
 def _hold_time() -> dt.timedelta:
     return dt.timedelta(minutes=settings.WAITLIST_HOLD_MINUTES)
+
+
+def _announce(*, account_id: int, room_id: int) -> None:
+    """The room's waitlist changed: its open pages reload their live part after commit (no patient on
+    the event; the reload is the page's audited partial)."""
+    publish_on_commit(kind=EventKind.WAITLIST, account_id=account_id, room_ids=[room_id])
 
 
 # --- entries (the front desk) ----------------------------------------------------------------------------
@@ -74,6 +82,7 @@ def waitlist_entry_add(
         raise Conflict(
             "The patient is already on this room's waitlist.", errors={"member": ["Already waiting."]}
         )
+    _announce(account_id=account.pk, room_id=room.pk)
     return WaitlistEntry.objects.create(
         account=account,
         room=room,
@@ -106,6 +115,7 @@ def waitlist_entry_remove(*, account: Account, actor: User, entry_id) -> Waitlis
         )
         enqueue_on_commit("waitlist.tasks.offers_roll", offer.hold_id)
     entry.status = WaitlistEntry.Status.REMOVED
+    _announce(account_id=account.pk, room_id=entry.room_id)
     return entry
 
 
@@ -185,6 +195,7 @@ def _offers_send(*, hold: SlotHold, entries: list[WaitlistEntry], expires: dt.da
         offers.append(offer)
     # The hold's end is checked by the beat sweep too: this is the prompt path.
     enqueue_on_commit("waitlist.tasks.offers_roll", hold.pk, eta=expires)
+    _announce(account_id=hold.account_id, room_id=hold.room_id)
     return offers
 
 
@@ -246,6 +257,7 @@ def offer_accept(*, token: str) -> tuple[Offer, Visit]:
                 status=Offer.Status.TAKEN, answered=now
             )
             WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.BOOKED, visit=visit)
+            _announce(account_id=hold.account_id, room_id=hold.room_id)
     except IntegrityError as exc:
         if "offer_one_accepted" not in str(exc):
             raise
@@ -272,6 +284,7 @@ def offer_decline(*, token: str) -> Offer:
     ):
         raise Conflict("This offer is no longer open.")
     enqueue_on_commit("waitlist.tasks.offers_roll", offer.hold_id)
+    _announce(account_id=offer.account_id, room_id=offer.hold.room_id)
     offer.status = Offer.Status.DECLINED
     return offer
 
@@ -290,9 +303,10 @@ def offers_roll(*, hold_id: int) -> int:
         )
         if hold is None:
             return 0
-        Offer.objects.filter(hold=hold, status=Offer.Status.PENDING, expires__lte=now).update(
+        if Offer.objects.filter(hold=hold, status=Offer.Status.PENDING, expires__lte=now).update(
             status=Offer.Status.EXPIRED, answered=now
-        )
+        ):
+            _announce(account_id=hold.account_id, room_id=hold.room_id)
         if Offer.objects.pending().filter(hold=hold).exists():
             return 0
         ranked = []
@@ -307,6 +321,7 @@ def offers_roll(*, hold_id: int) -> int:
         batch = [entry for entry, _ in ranked][: settings.WAITLIST_OFFER_BATCH]
         if not batch:
             slot_hold_release(hold_id=hold.pk)
+            _announce(account_id=hold.account_id, room_id=hold.room_id)
             return 0
         expires = now + _hold_time()
         SlotHold.objects.filter(pk=hold.pk).update(expires=expires)
@@ -337,6 +352,7 @@ def offers_stop(*, account: Account, actor: User, hold_id) -> int:
         status=Offer.Status.STOPPED, answered=timezone.now()
     )
     slot_hold_release(hold_id=hold.pk)
+    _announce(account_id=account.pk, room_id=hold.room_id)
     return stopped
 
 

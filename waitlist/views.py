@@ -1,6 +1,7 @@
 """The front desk's waitlist page (entries, the offers made live, stop) and the patient's public offer page.
 
-Times are shown in the room's zone. The offers list refreshes itself (htmx polling of its partial).
+Times are shown in the room's zone. The live part (offers and entries) reloads when the page's event stream
+says the room's waitlist changed, and polls while the stream is not open (static/js/live.js).
 """
 
 from django.contrib import messages
@@ -15,6 +16,7 @@ from clinic.errors import ServiceError
 from clinic.models import Room
 from clinic.throttles import secret_url_page
 from messaging.links import LinkInvalid
+from push import streams
 from scheduling.selectors import members_matching
 from waitlist import selectors, services
 from waitlist.forms import EntryForm
@@ -110,6 +112,14 @@ def offers(request):
     """The live part of the page: offers made, their answers, and the entries still waiting."""
     room = _room(request)
     return _render(request, room, _context(request, room), partial="live")
+
+
+@require_GET
+async def events(request):
+    """The waitlist page's event stream (async, under ASGI): which rooms' waitlists changed, never who."""
+    return await streams.stream_response(
+        request, audience_of=lambda user: selectors.waitlist_audience(user=user)
+    )
 
 
 @require_POST

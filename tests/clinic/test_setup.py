@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 import os
 import subprocess
@@ -9,6 +10,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from clinic.models import Account, Member, Provider, Room, User
+from messaging.models import Channel
+from messaging.selectors import has_consent
+from messaging.services import consent_record
+from reminders.models import ReminderPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +67,22 @@ def test_seed_demo_is_idempotent_and_loads_the_demo_clinic(capsys):
     assert Member.objects.get(account=account, code="P-1001").user.username == "pat.jones"
     assert User.objects.filter(account=account).count() == 5
     assert User.objects.get(account=account, username="frontdesk").check_password("demo")
+
+
+def test_seed_demo_gives_the_clinic_reminder_times_and_pat_consent_once():
+    call_command("seed_demo")
+    account = Account.objects.get(code="demo")
+    plan = ReminderPlan.objects.get(account=account, room=None)
+    assert (plan.offsets, plan.quiet_start, plan.quiet_end) == ([1440, 120], dt.time(21), dt.time(8))
+    pat = Member.objects.get(account=account, code="P-1001")
+    assert has_consent(pat, Channel.EMAIL) and not has_consent(pat, Channel.SMS)
+    # What the clinic changed since is left as it is by seeding again, and nothing is added twice.
+    plan.offsets = [60]
+    plan.save()
+    consent_record(patient=pat, channel=Channel.EMAIL, granted=False, source="front desk")
+    call_command("seed_demo")
+    assert ReminderPlan.objects.get(account=account).offsets == [60]
+    assert not has_consent(pat, Channel.EMAIL) and pat.consents.count() == 2
 
 
 def test_seed_demo_under_another_account_keeps_the_clinics_apart():

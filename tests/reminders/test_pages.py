@@ -9,8 +9,9 @@ from django.test import Client
 
 from clinic.models import AuditEvent
 from scheduling import services as scheduling
+from tests.conftest import client_for
 from tests.reminders.conftest import invite_of, links_in
-from tests.scheduling.conftest import la, ts
+from tests.scheduling.conftest import NOW, la, ts
 from visits.models import Visit, VisitStatus
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -42,6 +43,8 @@ def test_confirming_marks_the_appointment_on_the_calendar_and_the_link_works_onc
     assert "Pat, your appointment" in text(page) and WHEN in text(page)
     assert "Jones" not in text(page) and patient.code not in text(page)  # the least patient data
     assert Visit.objects.get().confirmed_at is None  # looking confirms nothing (mail scanners open links)
+    unconfirmed = client_for(front_desk).get(f"visits/{Visit.objects.get().pk}").json()["data"]
+    assert unconfirmed["confirmed_at"] is None
 
     done = patient_client.post(links["confirm"])
     assert done.status_code == 200 and "your appointment is confirmed" in text(done)
@@ -56,6 +59,10 @@ def test_confirming_marks_the_appointment_on_the_calendar_and_the_link_works_onc
 
     again = patient_client.post(links["confirm"])
     assert again.status_code == 410 and "already used" in text(again)
+
+    # The API's visit object says when (UNIX seconds): null before.
+    api = client_for(front_desk).get(f"visits/{visit.pk}").json()["data"]
+    assert api["confirmed_at"] == ts(visit.confirmed_at) == ts(NOW)
 
     desk = Client()
     desk.force_login(front_desk)

@@ -109,10 +109,18 @@ def test_a_slot_taken_meanwhile_offers_the_nearest_and_a_new_patient_is_checked_
     wait_for_htmx(page)
     new = page.locator("#new-patient-form")
     new.get_by_label("Last name").fill("Jones-<i>Okafor</i> " + "Long" * 20)
+    new.get_by_label("Email", exact=True).fill("pat.okafor@example.com")
+    new.get_by_label("Agrees to appointment messages by email").check()
     new.get_by_role("button", name="Save as a new patient anyway").click()
     expect(page.locator("#patient-saved")).to_contain_text("Saved Pat Jones-<i>Okafor</i>")
     chosen = page.locator("#patient-results input[name=member][value='P-1002']")
     expect(chosen).to_be_checked()
+    wait_for_htmx(page)
+    page.locator("#patient-results .form-check", has=page.locator("[value='P-1002']")).get_by_role(
+        "button", name="Messages"
+    ).click()
+    expect(page.locator("#consent-now")).to_contain_text("Email: agreed")
+    expect(page.locator("#consent-now")).to_contain_text("Text message: never asked")
     page.fill("#book-reason", "Rash on the left arm")
 
     # Meanwhile someone else books 10:00 with Dr. Lee.

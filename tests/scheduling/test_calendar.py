@@ -83,6 +83,19 @@ def test_a_cancelled_appointment_stays_beside_the_one_booked_in_its_place():
     assert (new.status, new.cancelled) == ("booked", False)
 
 
+def test_a_slot_held_for_the_waitlist_says_so_once_and_until_when():
+    ten, quarter_past = ts(la(2027, 3, 8, 10)), ts(la(2027, 3, 8, 10, 15))
+    held = {1: [(ten, ts(la(2027, 3, 8, 10, 30)), ts(la(2027, 3, 8, 10, 45)))]}
+    grid = grid_of(held=held, step=QUARTER)
+    cells = {c.label: c for c in grid.columns[0].cells}
+    assert (cells["10:00"].kind, cells["10:15"].kind, cells["10:30"].kind) == ("held", "held", "working")
+    assert cells["10:00"].note == "Held for the waitlist until 10:45" and cells["10:15"].note == ""
+    assert not cells["10:00"].bookable
+    # Free at that time after all (the hold released meanwhile): free wins, nothing said.
+    free = {1: {quarter_past}}
+    assert {c.label: c.kind for c in grid_of(held=held, free=free).columns[0].cells}["10:15"] == "free"
+
+
 def test_past_and_started_appointments_do_not_move():
     early = Appointment(7, 1, ts(la(2027, 3, 8, 9)), ts(la(2027, 3, 8, 9, 15)), "Pat Jones", "", 10)
     started = Appointment(8, 1, ts(la(2027, 3, 8, 11)), ts(la(2027, 3, 8, 11, 15)), "Sam Roe", "", 20)
@@ -138,6 +151,26 @@ def test_the_page_shows_every_provider_free_gaps_and_appointments(
     free_link = f"provider={provider.pk}&amp;day=2027-03-08&amp;start={ts(la(2027, 3, 8, 9))}"
     assert free_link in page
     assert f"provider={provider.pk}&amp;day=2027-03-08&amp;start={ts(la(2027, 3, 8, 10))}" not in page
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_page_shows_a_slot_held_for_the_waitlist_instead_of_a_free_one(
+    client, front_desk, room, consultation, hours, provider
+):
+    start = la(2027, 3, 8, 10)
+    held = services.slot_hold_create(
+        account=room.account, room=room, provider=provider, start=start, end=start + dt.timedelta(minutes=15),
+        expires=la(2027, 3, 8, 7, 15),
+    )  # fmt: skip
+    client.force_login(front_desk)
+    query = {"room": room.pk, "day": "2027-03-08"}
+    page = client.get("/scheduling/calendar/", query).content.decode()
+    assert "Held for the waitlist until 07:15" in page
+    assert f"provider={provider.pk}&amp;day=2027-03-08&amp;start={ts(start)}" not in page
+    services.slot_hold_release(hold_id=held.pk)
+    page = client.get("/scheduling/calendar/", query).content.decode()
+    assert "Held for the waitlist" not in page
+    assert f"provider={provider.pk}&amp;day=2027-03-08&amp;start={ts(start)}" in page
 
 
 @pytest.mark.usefixtures("clock")

@@ -6,10 +6,11 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from clinic.models import Member
+from clinic.models import AuditEvent, Member
+from messaging.selectors import has_consent
 from scheduling import selectors, services
 from scheduling.models import ScheduleException, WorkingHours
-from tests.clinic.factories import MemberFactory
+from tests.clinic.factories import AccountFactory, MemberFactory
 from tests.scheduling.conftest import la, ts
 from tests.scheduling.factories import work
 from visits.models import Visit, VisitStatus
@@ -230,6 +231,65 @@ def test_a_possible_duplicate_is_shown_first_and_saving_anyway_is_a_second_click
     assert "Saved ann LEE (P-77) and chose them for this booking." in saved
     assert 'hx-swap-oob="true"' in saved and 'value="P-77"' in saved and "checked" in saved
     assert Member.objects.filter(code="P-77").exists()
+
+
+# --- consent to messages ----------------------------------------------------------------------------------
+
+
+def test_a_new_patients_consent_is_recorded_as_the_front_desk_took_it(desk, front_desk):
+    new = {"code": "P-90", "first_name": "Ann", "last_name": "Lee", "phone": "(415) 555-0190"}
+    refused = desk.post("/scheduling/patients/new/", {**new, "consent_email": "on"}).content.decode()
+    assert "Type the patient&#x27;s email address to send them email." in refused
+    assert not Member.objects.filter(code="P-90").exists()
+
+    saved = desk.post(
+        "/scheduling/patients/new/",
+        {**new, "email": "ann@example.com", "consent_email": "on", "consent_sms": "on"},
+    ).content.decode()
+    assert "Saved Ann Lee (P-90)" in saved
+    ann = Member.objects.get(code="P-90")
+    assert ann.email == "ann@example.com"
+    assert has_consent(ann, "email") and has_consent(ann, "sms")
+    assert {(c.source, c.recorded_by_id) for c in ann.consents.all()} == {("front desk", front_desk.pk)}
+
+    unasked = desk.post("/scheduling/patients/new/", {**new, "code": "P-91", "save_anyway": "1"})
+    assert "Saved" in unasked.content.decode()
+    assert not Member.objects.get(code="P-91").consents.exists()
+
+
+def test_the_front_desk_sees_and_changes_a_patients_consent_on_the_booking_page(desk, account, front_desk):
+    pat = MemberFactory(account=account, first_name="Pat", email="", phone="+14155550100")
+    url = f"/scheduling/patients/{pat.pk}/messages/"
+    found = desk.get("/scheduling/patients/", {"q": pat.last_name}).content.decode()
+    assert url in found and ">Messages<" in found
+
+    card = desk.get(url).content.decode()
+    assert "Appointment messages to" in card and card.count("never asked") == 2
+
+    no_email = desk.post(url, {"consent_email": "on"}).content.decode()
+    assert "Type the patient&#x27;s email address to send them email." in no_email
+    assert not pat.consents.exists()
+
+    desk.post(url, {"consent_sms": "on"})
+    again = desk.post(url, {"consent_sms": "on"}).content.decode()
+    assert "Saved." in again and "Text message:" in again and "agreed" in again and "front desk" in again
+    assert pat.consents.count() == 1 and has_consent(pat, "sms")
+
+    desk.post(url, {})  # the box unticked: withdrawn, and the history kept
+    assert not has_consent(pat, "sms") and pat.consents.count() == 2
+    assert "withdrawn" in desk.get(url).content.decode()
+    changes = AuditEvent.objects.filter(member_id=pat.pk, action="update").values_list("detail", flat=True)
+    assert sorted(changes) == [
+        "consent to messages: text message granted",
+        "consent to messages: text message withdrawn",
+    ]
+
+    stranger = MemberFactory(account=AccountFactory(code="other"))
+    assert desk.get(f"/scheduling/patients/{stranger.pk}/messages/").status_code == 404
+    assert (
+        desk.post(f"/scheduling/patients/{stranger.pk}/messages/", {"consent_sms": "on"}).status_code == 404
+    )
+    assert not stranger.consents.exists()
 
 
 # --- searching patients ----------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def test_visit_object_has_every_field_of_the_contract(member_api, intake, consul
         "end",
         "actual_start",
         "actual_end",
+        "confirmed_at",
         "room_code",
         "account_code",
         "member",
