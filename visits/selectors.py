@@ -163,14 +163,18 @@ def _uuid_or_none(value) -> uuid.UUID | None:
 
 def _provider_queue(*, user: User) -> QuerySet[Visit]:
     """What a provider's queues hold: their rooms' waiting walk-ins and e-consults, except sessions of an
-    appointment that wait for another provider. Keyed by the provider's user, with the rooms and the
-    provider as subqueries, so that a refresh runs this as its only query."""
-    rooms = Provider.rooms.through.objects.filter(provider__user=user).values("room_id")
+    appointment that wait for another provider. The provider comes with the session's user (one query for
+    both), the rooms are a subquery, so that a refresh runs this as its only query; a user who is no
+    provider has no queue."""
+    if not user.is_provider:
+        return Visit.objects.none()
+    provider_id = user.provider.pk
+    rooms = Provider.rooms.through.objects.filter(provider_id=provider_id).values("room_id")
     return (
         Visit.objects.for_account(user.account_id)
         .queued()
         .filter(room__in=rooms)
-        .filter(Q(provider__isnull=True) | Q(provider__in=Provider.objects.filter(user=user).values("pk")))
+        .filter(Q(provider__isnull=True) | Q(provider_id=provider_id))
     )
 
 
@@ -220,12 +224,15 @@ def provider_queue_pages(*, user: User, limit: int, now: dt.datetime) -> QueuePa
     position = Window(
         RowNumber(), partition_by=F("type"), order_by=[F("priority").asc(), F("created").asc(), F("id").asc()]
     )
+    if not user.is_provider:
+        return QueuePages(walkins=[], econsults=[], left_unseen=[])
+    provider_id = user.provider.pk
     page_ids = _provider_queue(user=user).annotate(position=position).filter(position__lte=limit).values("id")
-    rooms = Provider.rooms.through.objects.filter(provider__user=user).values("room_id")
+    rooms = Provider.rooms.through.objects.filter(provider_id=provider_id).values("room_id")
     left_ids = _left_unseen_since(
         Visit.objects.for_account(user.account_id).filter(room__in=rooms), now=now
     ).values("id")
-    licence = ProviderLicense.objects.filter(provider__user=user, state=OuterRef("intake__location"))
+    licence = ProviderLicense.objects.filter(provider_id=provider_id, state=OuterRef("intake__location"))
     attachments = (
         Attachment.objects.filter(intake=OuterRef("intake"))
         .order_by()
