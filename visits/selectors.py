@@ -41,9 +41,10 @@ def is_staff_user(user: User) -> bool:
 
 
 def queue_audience(*, user: User) -> Audience | None:
-    """What a user hears on the event stream: a provider, changes to their rooms' queues (the dashboard);
-    the front desk and clinic admins, changes to every room's queue and visits in progress of their account
-    (the clinic board); nobody else anything."""
+    """What a user hears on the event stream: a provider, changes to their rooms' queues and visits in
+    progress (the dashboard: a patient who hangs up on them shows as "Patient left" at once, not at the next
+    slow poll); the front desk and clinic admins, the same for every room of their account (the clinic
+    board); nobody else anything."""
     if not user.is_authenticated or user.account_id is None:
         return None
     if is_staff_user(user):
@@ -53,9 +54,8 @@ def queue_audience(*, user: User) -> Audience | None:
         rooms = Provider.rooms.through.objects.filter(
             provider__user=user, provider__account_id=user.account_id, room__account_id=user.account_id
         ).values_list("room_id", flat=True)
-        return Audience(
-            account_id=user.account_id, room_ids=frozenset(rooms), kinds=frozenset({EventKind.QUEUE})
-        )
+        kinds = frozenset({EventKind.QUEUE, EventKind.IN_PROGRESS})
+        return Audience(account_id=user.account_id, room_ids=frozenset(rooms), kinds=kinds)
     return None
 
 

@@ -217,7 +217,8 @@ def _in_progress_context(provider, version: str) -> dict:
         "left_cards": [
             _card(visit, provider=provider, draft=found.drafts.get(visit.pk)) for visit in found.left
         ],
-        # Changes made elsewhere (the patient left, another device) are rarer than queue changes.
+        # Changes made elsewhere (the patient left, another device) come over the stream
+        # (static/js/dashboard.js); this slow poll covers a stream that is down.
         "in_progress_refresh_seconds": settings.QUEUE_REFRESH_SECONDS * 5,
     }
 
