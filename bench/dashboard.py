@@ -14,12 +14,14 @@ Figures, each against a floor measured in the same run and process:
 Each ratio is printed as `ratio: N` too.
 
 Usage: .venv/bin/python bench/dashboard.py [--rebuild]   (DATABASE_URL names the server; the database
-name in it is replaced by clinic_bench_dash.)
+name in it is replaced by clinic_bench_dash, or by BENCH_DB when set: a branch whose migrations differ
+from the one that built clinic_bench_dash needs a data set of its own.)
 """
 
 import html
 import io
 import json
+import os
 import statistics
 import time
 import uuid
@@ -27,7 +29,7 @@ import zoneinfo
 
 from _setup import bench_django
 
-bench_django("clinic_bench_dash")
+bench_django(os.environ.get("BENCH_DB", "clinic_bench_dash"))
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402

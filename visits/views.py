@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
@@ -66,14 +66,36 @@ def _duration(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-_DERIVED = {True: mark_safe(' class="derived"'), False: ""}  # a label the room did not name is capitalised
+_DERIVED = {True: ' class="derived"', False: ""}  # a label the room did not name is capitalised
+_URGENT = mark_safe('<span class="badge text-bg-danger urgent me-1">Urgent</span>')
+_APPOINTMENT = ' <span class="badge text-bg-info">Appointment</span>'
+_FOR_YOU = ' <span class="badge text-bg-primary for-you">For you</span>'
+
+
+def _wait_html(waited: int, limit: int | None) -> str:
+    """The row's wait clock and, under a limit, its share of the maximum waiting time (static/js/live.js
+    ticks both)."""
+    clock = f'<span class="wait-clock">{_duration(waited)}</span>'
+    if not limit:
+        return mark_safe(f'<div class="wait small" data-waited="{waited}" data-max="">{clock}</div>')
+    percent = min(100, waited * 100 // limit)
+    return mark_safe(
+        f'<div class="wait small" data-waited="{waited}" data-max="{limit}">{clock}'
+        f'<span class="text-body-secondary"> / {_duration(limit)}</span></div>'
+        '<div class="progress wait-progress mb-2" role="progressbar" '
+        f'aria-label="Share of the maximum waiting time" aria-valuenow="{percent}">'
+        f'<div class="progress-bar" style="width: {percent}%"></div></div>'
+    )
 
 
 def _queue_rows(visits, *, now) -> list[dict]:
     """What a row shows (and, as "visit", the visit it shows), prepared here so that the row template
     stays lean: it is rendered for every changed refresh of every open dashboard. Dicts, not the visits'
     attributes: the template finds a dict's key at its first try (an attribute only after a failed
-    subscript), which was a fifth of the partial's rendering time."""
+    subscript), which was a fifth of the partial's rendering time. The parts made of numbers and fixed
+    words (the wait box, the badges, the row's classes) are markup made here: each template variable costs
+    about as much as a line of Python, and a row had forty of them. Everything from the patient or the
+    room is escaped here or by the template."""
     today: dict[str, dt.date] = {}  # by the room's zone
     rows = []
     for visit in visits:
@@ -85,33 +107,40 @@ def _queue_rows(visits, *, now) -> list[dict]:
         answers = room.intake_answers(intake.custom if intake else {})
         on_row = [a for a in answers if a.on_row]
         waited = max(int((now - visit.created).total_seconds()), 0)
+        level = _wait_level(waited, limit)
+        count = visit.attachment_count
         rows.append(
             {
                 "visit": visit,
                 "pk": visit.pk,
                 "patient_name": visit.member.full_name if visit.member else "Unknown patient",
                 # The answers as markup here: a template loop over them was a quarter of a row's rendering.
-                "fields_html": format_html_join(
-                    "",
-                    '<dt{}>{}</dt><dd class="clamp">{}</dd>',
-                    ((_DERIVED[a.derived], a.label, a.value) for a in on_row),
+                "row_class": f"wait-{level}" if visit.licensed else f"wait-{level} unlicensed",
+                "badges_before": _URGENT if visit.priority == Priority.URGENT else "",
+                "badges_after": mark_safe(
+                    (
+                        f' <span class="badge rounded-pill text-bg-light border attachment-badge" '
+                        f'title="Attachments">&#128206; {count}</span>'
+                        if count
+                        else ""
+                    )
+                    + (_APPOINTMENT if visit.appointment_id else "")
+                    + (_FOR_YOU if visit.provider_id else "")
+                ),
+                "fields_html": mark_safe(
+                    "".join(
+                        f"<dt{_DERIVED[a.derived]}>{escape(a.label)}</dt>"
+                        f'<dd class="clamp">{escape(a.value)}</dd>'
+                        for a in on_row
+                    )
                 ),
                 "age_sex": selectors.patient_age_sex(visit.member, today=today[room.time_zone]),
                 "reason": (intake.reason_for_visit if intake else "") or "No reason given",
                 "location": intake.location if intake else "",
                 "room_name": room.name,
                 "hidden_fields": len(answers) - len(on_row),
-                "attachment_count": visit.attachment_count,
-                "appointment": bool(visit.appointment_id),
-                "for_you": bool(visit.provider_id),
                 "licensed": visit.licensed,
-                "waited": waited,
-                "waited_display": _duration(waited),
-                "limit": limit or "",
-                "limit_display": _duration(limit) if limit else "",
-                "wait_percent": min(100, waited * 100 // limit) if limit else 0,
-                "wait_level": _wait_level(waited, limit),
-                "urgent": visit.priority == Priority.URGENT,
+                "wait_html": _wait_html(waited, limit),
             }
         )
     return rows
@@ -188,7 +217,8 @@ def _in_progress_context(provider, version: str) -> dict:
         "left_cards": [
             _card(visit, provider=provider, draft=found.drafts.get(visit.pk)) for visit in found.left
         ],
-        # Changes made elsewhere (the patient left, another device) are rarer than queue changes.
+        # Changes made elsewhere (the patient left, another device) come over the stream
+        # (static/js/dashboard.js); this slow poll covers a stream that is down.
         "in_progress_refresh_seconds": settings.QUEUE_REFRESH_SECONDS * 5,
     }
 

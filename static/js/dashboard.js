@@ -369,8 +369,20 @@
     if (open && dialog) open.addEventListener("click", function () { dialog.showModal(); });
   });
   // The queues' stream is open: what is shown is current (static/js/live.js polls while it is not).
+  // It also says when a visit in progress in the provider's rooms changed: one of theirs may have been
+  // ended by someone else (the patient hung up), so "In progress" asks at once rather than at its slow
+  // poll (204 while nothing of theirs changed). The extension opens a new source on each reconnect.
+  var heard = new WeakSet();
   document.addEventListener("htmx:sseOpen", function (evt) {
-    if (evt.target.id === "queues-refresh") setConnected(true);
+    if (evt.target.id !== "queues-refresh") return;
+    setConnected(true);
+    var source = evt.detail && evt.detail.source;
+    if (!source || heard.has(source)) return;
+    heard.add(source);
+    source.addEventListener("in-progress", function () {
+      var section = document.getElementById("in-progress");
+      if (section) htmx.trigger(section, "in-progress-pushed");
+    });
   });
   ["htmx:sendError", "htmx:timeout", "htmx:responseError"].forEach(function (name) {
     document.addEventListener(name, function (evt) { if (isPoll(evt)) setConnected(false); });

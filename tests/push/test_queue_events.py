@@ -44,6 +44,19 @@ def test_accepting_and_completing_push_what_they_change(pushes, provider, member
     assert pushes(complete) == [(IN_PROGRESS, room.account_id, {room.pk})]
 
 
+def test_a_patient_hanging_up_on_a_provider_pushes_the_visits_in_progress(pushes, provider, member, room):
+    """What the provider's dashboard hears to show "Patient left: finish your notes" at once."""
+    visit = join(member, room)
+    services.visit_accept(account=room.account, actor=provider.user, visit_id=visit.pk)
+
+    def hang_up():
+        services.visit_close(
+            account=room.account, actor=member.user, visit_id=visit.pk, reason="patient_end_call"
+        )
+
+    assert pushes(hang_up) == [(IN_PROGRESS, room.account_id, {room.pk})]
+
+
 def test_a_patient_leaving_the_queue_pushes_it(pushes, member, room):
     visit = join(member, room)
 

@@ -6,10 +6,13 @@ import re
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from push import streams
+from push.events import EventKind
+from push.services import publish_on_commit
 from tests.clinic.factories import AccountFactory, RoomFactory
 from tests.push.conftest import open_stream, publish
 
@@ -42,6 +45,26 @@ def test_a_provider_hears_their_rooms_only(push_backend, provider, rooms):
     assert frame["event"] == "queue"
     assert frame["data"] == {"rooms": [mine.pk]}
     assert frame["id"] == push_backend.last_id(mine.account_id)
+
+
+def test_a_provider_hears_their_rooms_visits_in_progress_change(push_backend, provider, rooms):
+    """The dashboard's "In progress" reloads on it (a patient who hung up on them shows at once)."""
+    mine, not_mine, _ = rooms
+
+    def changed(room_ids):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            publish_on_commit(kind=EventKind.IN_PROGRESS, account_id=mine.account_id, room_ids=room_ids)
+
+    async def scenario():
+        stream = await open_stream(provider.user)
+        await sync_to_async(changed)([not_mine.pk])
+        await stream.nothing_for(0.5)
+        await sync_to_async(changed)([mine.pk])
+        return await stream.event()
+
+    frame = run(scenario)
+    assert frame["event"] == "in-progress"
+    assert frame["data"] == {"rooms": [mine.pk]}
 
 
 @pytest.mark.parametrize("role", ["front_desk", "clinic_admin"])

@@ -1,6 +1,6 @@
 """Dashboards in Chromium on uvicorn web nodes sharing the test database and Redis: a change made on one
-node reaches a page on the other within a second; without its stream a page polls; a page whose node
-restarted gets what it missed."""
+node reaches a page on the other within a second (a patient hanging up on a provider too); without its
+stream a page polls; a page whose node restarted gets what it missed."""
 
 import re
 
@@ -60,6 +60,19 @@ def test_a_change_on_one_node_reaches_pages_on_both_within_a_second(
     expect(patel_row).to_have_count(0, timeout=1000)
     expect(patel_on_a.get_by_test_id("walkin-count")).to_have_text("0")
     expect(lee_on_b.locator("#in-progress")).to_contain_text("Sprained ankle")
+
+    # The patient hangs up (their app, on the other node): Dr. Lee's card says so at once, not at the
+    # section's slow poll (five queue periods: five minutes here).
+    token = api_token_issue(user=member.user)["token"]
+    node_a.api(
+        "visits/close",
+        account_code=member.account.code,
+        token=token,
+        data={"id": visit_id, "reason": "patient_end_call"},
+    )
+    expect(lee_on_b.locator(f"#in-progress-{visit_id}")).to_contain_text(
+        "Patient left: finish your notes", timeout=1000
+    )
 
 
 def test_a_page_whose_stream_is_blocked_polls_instead(web_nodes, node_page, provider, member, room):
